@@ -1,0 +1,18 @@
+"""ACE++ for ComfyUI: instruction-based image creation and editing on FLUX.1-Fill-dev (LCU++).
+
+Importing this package registers nodes and nothing else: no network, no file writes, no model loading.
+The node modules are imported when ComfyUI asks for the extension, so this file also imports cleanly
+outside ComfyUI (pytest collects the repository root as a package while testing lcu/).
+Node IDs (stable forever, prefixed ACEPP_) are listed in nodes/__init__.py.
+"""
+
+WEB_DIRECTORY = "./web/js"
+
+
+async def comfy_entrypoint():
+    from .nodes import AcePlusExtension
+
+    return AcePlusExtension()
+
+
+__all__ = ["comfy_entrypoint", "WEB_DIRECTORY"]

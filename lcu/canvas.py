@@ -1,0 +1,180 @@
+"""LCU++ canvas: references left to right at the target height, then the target panel, one token budget.
+
+The target panel is the edit image (or a crop of it around the mask, "crop-to-context"), or a mid-grey
+panel of the requested size for pure reference generation. The canvas mask is 0 over every reference
+and the binarised user mask over the target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from .control import to_rgb
+from .layout import AcePlusError, CanvasLayout, EditSource, Rect
+from .masks import binarize, model_mask, normalize_mask
+from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, centre_crop_aspect,
+                     plan_canvas)
+
+GREY = 0.5
+
+
+@dataclass(frozen=True)
+class Canvas:
+    image: torch.Tensor  # [B, H, W, 3]
+    mask: torch.Tensor  # [B, H, W], binary, 1 = generate
+    layout: CanvasLayout
+
+
+def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize a [B, H, W, C] image: antialiased bilinear when shrinking, bicubic when enlarging."""
+    if image.shape[1:3] == (height, width):
+        return image
+    x = rearrange(image, "b h w c -> b c h w")
+    if height <= image.shape[1] and width <= image.shape[2]:
+        x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    else:
+        x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
+    return rearrange(x, "b c h w -> b h w c").clamp(0.0, 1.0)
+
+
+def as_image_batch(image, what: str) -> torch.Tensor:
+    if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise AcePlusError(f"the {what} must be an IMAGE batch [batch, height, width, channels]; got {shape}.")
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.shape[-1] not in (1, 3, 4):
+        raise AcePlusError(f"the {what} has {image.shape[-1]} channels; give a grayscale, RGB or RGBA IMAGE.")
+    if image.shape[0] == 0:
+        raise AcePlusError(f"the {what} batch is empty.")
+    return to_rgb(image.float())
+
+
+def broadcast_batch(image: torch.Tensor, batch: int, what: str) -> torch.Tensor:
+    if image.shape[0] == batch:
+        return image
+    if image.shape[0] == 1:
+        return image.expand(batch, *image.shape[1:])
+    raise AcePlusError(
+        f"the {what} has a batch of {image.shape[0]} but the edit image has {batch}; "
+        f"give 1 (used for every image) or {batch}."
+    )
+
+
+def context_region(mask: torch.Tensor, margin: int) -> Rect:
+    """Bounding box of the binarised mask (over the whole batch) grown by `margin`, clamped to the image,
+    at least one token a side and within ACE++'s aspect limit where the image allows."""
+    height, width = mask.shape[1], mask.shape[2]
+    if margin < 0:
+        raise AcePlusError(f"context_margin must be 0 or more pixels; got {margin}.")
+    hit = binarize(mask).amax(dim=0) > 0
+    rows = torch.nonzero(hit.any(dim=1)).flatten()
+    cols = torch.nonzero(hit.any(dim=0)).flatten()
+    y0, y1 = int(rows[0]) - margin, int(rows[-1]) + 1 + margin
+    x0, x1 = int(cols[0]) - margin, int(cols[-1]) + 1 + margin
+
+    def span(lo: int, hi: int, minimum: int, limit: int) -> tuple[int, int]:
+        # Grow [lo, hi) symmetrically to `minimum`, then shift it inside [0, limit).
+        lo, hi = max(0, lo), min(limit, hi)
+        short = max(0, minimum - (hi - lo))
+        lo, hi = lo - short // 2, hi + short - short // 2
+        if lo < 0:
+            lo, hi = 0, hi - lo
+        if hi > limit:
+            lo, hi = max(0, lo - (hi - limit)), limit
+        return lo, hi
+
+    y0, y1 = span(y0, y1, TOKEN_PX, height)
+    x0, x1 = span(x0, x1, TOKEN_PX, width)
+    h, w = y1 - y0, x1 - x0
+    if w > MAX_ASPECT * h:
+        y0, y1 = span(y0, y1, int(w / MAX_ASPECT) + 1, height)
+    elif h > MAX_ASPECT * w:
+        x0, x1 = span(x0, x1, int(h / MAX_ASPECT) + 1, width)
+    return Rect(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+
+
+def place_reference(reference: torch.Tensor, panel_width: int, content_height: int, canvas_height: int) -> torch.Tensor:
+    content = resize_image(reference, content_height, panel_width)
+    if content_height == canvas_height:
+        return content
+    top = (canvas_height - content_height) // 2
+    panel = content.new_full((content.shape[0], canvas_height, panel_width, 3), GREY)
+    panel[:, top:top + content_height] = content
+    return panel
+
+
+def build_canvas(
+    references: Sequence[torch.Tensor] = (),
+    edit_image: Optional[torch.Tensor] = None,
+    mask: Optional[torch.Tensor] = None,
+    target_size: Optional[tuple[int, int]] = None,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    reference_sizing: str = "resize",
+    keep_pixels_rate: float = DEFAULT_KEEP_PIXELS_RATE,
+    context_margin: Optional[int] = None,
+) -> Canvas:
+    """Build the LCU++ canvas.
+
+    references: IMAGE batches placed left to right (each centre-cropped to 4:1 at most).
+    edit_image/mask: the image to edit and where (see masks.normalize_mask); without an edit image the
+      target is a grey panel of target_size = (width, height), fully masked (reference generation).
+    context_margin: None uses the whole edit image; a number crops it to the mask's bounding box grown by
+      that many pixels, so the token cost follows the masked region instead of the photo.
+    """
+    refs = [centre_crop_aspect(as_image_batch(r, f"reference {i + 1}")) for i, r in enumerate(references)]
+    if edit_image is not None:
+        edit = as_image_batch(edit_image, "edit image")
+        batch = edit.shape[0]
+        soft = normalize_mask(mask, edit)
+        if context_margin is None:
+            region = Rect(0, 0, edit.shape[2], edit.shape[1])
+        else:
+            region = context_region(soft, context_margin)
+        target_w, target_h = edit.shape[2], edit.shape[1]
+        dtype = edit.dtype
+        source = EditSource(image=edit, blend_mask=soft)
+    else:
+        if mask is not None:
+            raise AcePlusError("a mask was given without an edit image; connect the image the mask belongs to.")
+        if target_size is None:
+            raise AcePlusError("give an edit image, or a target width and height for reference generation.")
+        target_w, target_h = int(target_size[0]), int(target_size[1])
+        if target_w <= 0 or target_h <= 0:
+            raise AcePlusError(f"the target size must be positive; got {target_w}x{target_h}.")
+        if not refs:
+            raise AcePlusError("reference generation needs at least one reference image.")
+        batch = max(r.shape[0] for r in refs)
+        region = Rect(0, 0, target_w, target_h)
+        dtype = refs[0].dtype
+        source = None
+    refs = [broadcast_batch(r, batch, f"reference {i + 1}") for i, r in enumerate(refs)]
+
+    plan = plan_canvas((region.h, region.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
+                       reference_sizing, keep_pixels_rate)
+    height = plan.canvas_height
+    panels, masks, rects, x = [], [], [], 0
+    for ref, panel in zip(refs, plan.references):
+        panels.append(place_reference(ref, panel.panel_width, panel.content_height, height))
+        masks.append(torch.zeros(batch, height, panel.panel_width, dtype=dtype))
+        rects.append(Rect(x, 0, panel.panel_width, height))
+        x += panel.panel_width
+    if source is None:
+        # Built at panel size: exactly grey and exactly masked, with no resampling.
+        panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
+        masks.append(torch.ones(batch, height, plan.target_width, dtype=dtype))
+    else:
+        panels.append(resize_image(region.slice(source.image), height, plan.target_width))
+        masks.append(model_mask(region.slice(source.blend_mask), height, plan.target_width))
+    layout = CanvasLayout(
+        canvas_width=plan.canvas_width, canvas_height=height, reference_panels=tuple(rects),
+        target_panel=Rect(x, 0, plan.target_width, height), target_width=target_w, target_height=target_h,
+        target_region=region, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
+        source=source,
+    )
+    return Canvas(image=torch.cat(panels, dim=2).contiguous(), mask=torch.cat(masks, dim=2).contiguous(),
+                  layout=layout)

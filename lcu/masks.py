@@ -1,0 +1,90 @@
+"""Masks as users really give them, normalised to one meaning: [B, H, W] in 0..1, 1 = generate.
+
+- No mask, LoadImage's 64x64 placeholder (an image without alpha) or an all-zero mask: regenerate the
+  whole target (ACE++ semantics: "no mask" means the whole edit image is the change).
+- A mask of another size than its image is resized when the aspect ratio agrees, rejected otherwise.
+- One mask broadcasts over an image batch.
+- The model sees the mask binarised at 0.5; the stitcher blends through the soft mask.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from .layout import AcePlusError
+
+PLACEHOLDER_SIZE = 64  # LoadImage returns a 64x64 zero mask when the image has no alpha channel
+ASPECT_TOLERANCE = 0.01
+
+
+def same_aspect(a_hw: tuple[int, int], b_hw: tuple[int, int]) -> bool:
+    return abs(a_hw[1] / a_hw[0] - b_hw[1] / b_hw[0]) <= ASPECT_TOLERANCE * (b_hw[1] / b_hw[0])
+
+
+def resize_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Area-style resize of a [B, H, W] mask (antialiased when shrinking), values stay in 0..1."""
+    if mask.shape[-2:] == (height, width):
+        return mask
+    out = F.interpolate(rearrange(mask, "b h w -> b 1 h w"), size=(height, width), mode="bilinear",
+                        antialias=True, align_corners=False)
+    return rearrange(out, "b 1 h w -> b h w").clamp(0.0, 1.0)
+
+
+def binarize(mask: torch.Tensor) -> torch.Tensor:
+    return (mask >= 0.5).to(mask.dtype)
+
+
+def model_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The mask the model sees at panel size: binarised at 0.5, then shrunk so that a panel pixel is masked
+    when any masked pixel falls under it. The generated area thus always covers the area that the stitcher
+    blends back, and a small mask never vanishes when the canvas is scaled down."""
+    binary = binarize(mask)
+    if binary.shape[-2:] == (height, width):
+        return binary
+    if height > mask.shape[1] or width > mask.shape[2]:
+        return binarize(resize_mask(binary, height, width))
+    return F.adaptive_max_pool2d(binary.unsqueeze(1), (height, width)).squeeze(1)
+
+
+def is_placeholder(mask: torch.Tensor, image_hw: tuple[int, int]) -> bool:
+    return mask.shape[-2:] == (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE) and image_hw != mask.shape[-2:] \
+        and not bool(mask.any())
+
+
+def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str = "mask") -> torch.Tensor:
+    """The user's mask for `image` ([B, H, W, C]) as a soft [B, H, W] mask, 1 = generate.
+
+    Returns all ones for "no mask" (None, the LoadImage placeholder, or nothing above 0.5 anywhere).
+    """
+    batch, height, width = image.shape[0], image.shape[1], image.shape[2]
+    if mask is None:
+        return image.new_ones(batch, height, width)
+    if mask.dim() == 2:
+        mask = mask.unsqueeze(0)
+    if mask.dim() == 4 and mask.shape[-1] in (1, 3, 4):
+        mask = mask[..., 0]  # an IMAGE wired as a mask: take its first channel
+    if mask.dim() != 3:
+        raise AcePlusError(f"the {what} must be a MASK [batch, height, width]; got shape {tuple(mask.shape)}.")
+    mask = mask.to(image.dtype).clamp(0.0, 1.0)
+    if is_placeholder(mask, (height, width)):
+        return image.new_ones(batch, height, width)
+    if mask.shape[0] not in (1, batch):
+        raise AcePlusError(
+            f"the {what} has {mask.shape[0]} masks for {batch} images; give one mask (used for every image) "
+            f"or exactly {batch}."
+        )
+    if mask.shape[-2:] != (height, width):
+        if not same_aspect(tuple(mask.shape[-2:]), (height, width)):
+            raise AcePlusError(
+                f"the {what} is {mask.shape[2]}x{mask.shape[1]} but its image is {width}x{height} "
+                "(another aspect ratio); paint the mask on this image or resize it to the image size."
+            )
+        mask = resize_mask(mask, height, width)
+    mask = mask.expand(batch, height, width).clone()
+    # Per image: nothing to generate means "regenerate the whole target".
+    empty = binarize(mask).flatten(1).amax(dim=1) == 0
+    mask[empty] = 1.0
+    return mask

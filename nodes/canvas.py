@@ -1,0 +1,108 @@
+"""Canvas nodes: gather references, build the LCU++ canvas and show what the model will receive."""
+import torch
+from comfy_api.v0_0_2 import io, ui
+
+from ..lcu.canvas import build_canvas
+from ..lcu.sizing import DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, REFERENCE_SIZINGS
+from .types import CATEGORY, Layout, References
+
+MASK_TINT = torch.tensor([1.0, 0.1, 0.1])
+
+
+def mask_overlay(canvas: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The canvas with the area to generate tinted red and the panel boundaries visible."""
+    m = mask.unsqueeze(-1) * 0.55
+    return canvas * (1.0 - m) + MASK_TINT.to(canvas) * m
+
+
+class AddReference(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_AddReference",
+            display_name="ACE++ Add Reference",
+            category=CATEGORY,
+            description="Appends a reference image to a list of references. Chain several of these to give ACE++ "
+                        "any number of references; they appear left to right on the canvas in chain order.",
+            inputs=[
+                io.Image.Input("image", tooltip="The reference image (a face, a subject, a garment, a logo...)."),
+                References.Input("references", optional=True,
+                                 tooltip="References added so far (from another ACE++ Add Reference); leave empty "
+                                         "to start a new list."),
+            ],
+            outputs=[References.Output(display_name="references")],
+        )
+
+    @classmethod
+    def execute(cls, image, references=None) -> io.NodeOutput:
+        return io.NodeOutput(tuple(references or ()) + (image,))
+
+
+class CanvasBuilder(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_CanvasBuilder",
+            display_name="ACE++ Canvas (LCU++)",
+            category=CATEGORY,
+            description="Builds the ACE++ LCU++ input: references on the left at the target height, the target on "
+                        "the right, one token budget over the whole canvas, every side on the 16 px grid. Without "
+                        "an edit image the target is a grey panel of width x height with a full mask (reference "
+                        "generation). Outputs the canvas, its mask (0 on references, 1 where to generate) and the "
+                        "layout record that ACE++ Stitch uses to return the result at full size.",
+            inputs=[
+                io.Image.Input("reference", optional=True,
+                               tooltip="One reference image, placed first (leftmost)."),
+                References.Input("more_references", optional=True,
+                                 tooltip="Further references from ACE++ Add Reference, placed after `reference`."),
+                io.Image.Input("edit_image", optional=True,
+                               tooltip="The image to edit. Leave empty for reference generation (then width and "
+                                       "height set the size of the new image)."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="Where to generate on the edit image (1 = generate). Empty, all-zero or "
+                                      "LoadImage's placeholder = the whole image. A mask of another size with the "
+                                      "same aspect ratio is resized; another aspect ratio is an error."),
+                io.Int.Input("width", default=1024, min=16, max=8192, step=1,
+                             tooltip="Width of the image to generate when there is no edit image (exactly this "
+                                     "size comes out of ACE++ Stitch)."),
+                io.Int.Input("height", default=1024, min=16, max=8192, step=1,
+                             tooltip="Height of the image to generate when there is no edit image."),
+                io.Int.Input("token_budget", default=DEFAULT_TOKEN_BUDGET, min=64, max=65536, step=64,
+                             tooltip="Most FLUX tokens (16x16 px cells) for the WHOLE canvas, references included. "
+                                     "4096 = a 1024x1024 canvas. Larger is sharper but slower and needs more "
+                                     "memory; the canvas is only ever shrunk, never enlarged."),
+                io.Combo.Input("reference_sizing", options=list(REFERENCE_SIZINGS), default="resize",
+                               tooltip="resize: each reference is scaled to the target height (ACE++ LoRAs). "
+                                       "keep_pixels: references keep their pixels, shrunk only when taller than "
+                                       "keep_pixels_rate x target height, padded grey (ACE++ FFT model)."),
+                io.Float.Input("keep_pixels_rate", default=DEFAULT_KEEP_PIXELS_RATE, min=0.1, max=1.0, step=0.05,
+                               tooltip="keep_pixels only: the tallest a reference may be, as a fraction of the "
+                                       "target height (0.8 is what the FFT model is stable with)."),
+                io.Boolean.Input("crop_to_context", default=False,
+                                 tooltip="Edit only a crop of the edit image around the mask (plus context_margin). "
+                                         "The token cost then follows the masked area, not the photo, so a small "
+                                         "edit on a large photo is generated at full resolution."),
+                io.Int.Input("context_margin", default=128, min=0, max=8192, step=8,
+                             tooltip="crop_to_context only: pixels of surrounding context kept around the mask's "
+                                     "bounding box (clamped to the image)."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="canvas"),
+                io.Mask.Output(display_name="canvas_mask"),
+                Layout.Output(display_name="layout"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context,
+                context_margin, reference=None, more_references=None, edit_image=None, mask=None) -> io.NodeOutput:
+        references = ([reference] if reference is not None else []) + list(more_references or ())
+        canvas = build_canvas(
+            references=references, edit_image=edit_image, mask=mask, target_size=(width, height),
+            token_budget=token_budget, reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
+            context_margin=context_margin if crop_to_context else None,
+        )
+        # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
+        mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)
+        preview = ui.PreviewImage(torch.cat([mask_overlay(canvas.image, canvas.mask), mask_rgb]), cls=cls)
+        return io.NodeOutput(canvas.image, canvas.mask, canvas.layout, ui=preview)

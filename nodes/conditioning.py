@@ -1,0 +1,108 @@
+"""ACE++ conditioning: the canvas through ComfyUI's own FLUX Fill path (concat_latent_image + concat_mask).
+
+ComfyUI's Flux model completes the conditioning itself: it appends the 8x8 pixel-unshuffled mask (64
+channels) to `concat_latent_image` and sizes that from the model's own img_in. So the Fill model (384 =
+4 x (16 noise + 16 image + 64 mask)) gets one latent and the FFT model (448 = 4 x (16 + 16 context +
+16 change + 64)) gets two, concatenated. Each node checks the model first, so a mismatch is an error
+naming the node to swap instead of a shape error deep inside the sampler.
+"""
+import torch
+from comfy_api.v0_0_2 import io
+
+import node_helpers
+
+from ..lcu.conditioning import fft_split, repaint
+from .models import ModelFamily, require_family
+from .types import CATEGORY
+
+
+def encode(vae, pixels: torch.Tensor) -> torch.Tensor:
+    return vae.encode(pixels[:, :, :, :3])
+
+
+def conditioned(positive, negative, concat_latent: torch.Tensor, mask: torch.Tensor, canvas, vae, noise_mask: bool):
+    """(positive, negative, latent) with the concat latent and mask attached as InpaintModelConditioning does."""
+    concat_mask = mask.reshape(-1, 1, mask.shape[-2], mask.shape[-1])
+    values = {"concat_latent_image": concat_latent, "concat_mask": concat_mask}
+    out = [node_helpers.conditioning_set_values(c, values) for c in (positive, negative)]
+    if noise_mask:
+        latent = {"samples": encode(vae, canvas), "noise_mask": concat_mask}
+    else:
+        # At denoise 1 (the ACE++ setting) the starting latent is pure noise: only its shape matters.
+        latent = {"samples": torch.zeros_like(concat_latent[:, :16])}
+    return out[0], out[1], latent
+
+
+COMMON_INPUTS = [
+    io.Conditioning.Input("positive", tooltip="The encoded instruction (CLIP Text Encode + FluxGuidance 50)."),
+    io.Conditioning.Input("negative", tooltip="Unused at cfg 1 (the ACE++ setting), but KSampler needs one."),
+    io.Vae.Input("vae", tooltip="The FLUX VAE (ae.safetensors)."),
+    io.Image.Input("canvas", tooltip="The canvas from ACE++ Canvas."),
+    io.Mask.Input("canvas_mask", tooltip="The canvas mask from ACE++ Canvas."),
+]
+NOISE_MASK = io.Boolean.Input(
+    "noise_mask", default=False,
+    tooltip="Also restrict sampling to the mask (ComfyUI noise mask). ACE++ itself regenerates the whole canvas "
+            "(off); on keeps the references and unmasked latents fixed.")
+OUTPUTS = [io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative"),
+           io.Latent.Output(display_name="latent")]
+
+
+class FillConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_FillConditioning",
+            display_name="ACE++ Fill Conditioning",
+            category=CATEGORY,
+            description="Conditions FLUX.1-Fill (with an ACE++ LoRA) on the canvas, applying ACE++'s repainting "
+                        "scale inside the mask. The stock InpaintModelConditioning always greys the mask, which "
+                        "is only right at repainting_scale 1.",
+            inputs=[io.Model.Input("model", tooltip="The FLUX.1-Fill model that will sample (checked, not changed).")]
+            + COMMON_INPUTS + [
+                io.Float.Input("repainting_scale", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="How much of the masked content is erased to grey: 1 = all (portrait, "
+                                       "subject, try-on, logo, face swap), 0.5 = local-editing default, 0 = kept "
+                                       "(control maps, super-resolution)."),
+                NOISE_MASK,
+            ],
+            outputs=OUTPUTS,
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
+                noise_mask) -> io.NodeOutput:
+        require_family(model, ModelFamily.FILL, "ACE++ Fill Conditioning")
+        concat_latent = encode(vae, repaint(canvas, canvas_mask, repainting_scale))
+        return io.NodeOutput(*conditioned(positive, negative, concat_latent, canvas_mask, canvas, vae, noise_mask))
+
+
+class FFTConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_FFTConditioning",
+            display_name="ACE++ FFT Conditioning",
+            category=CATEGORY,
+            description="Conditions the ACE++ FFT model (448 input channels) on the canvas: the VAE latents of the "
+                        "context (canvas outside the mask) and of the change (inside the mask) are concatenated "
+                        "(32 channels); ComfyUI's Flux model appends the 64 mask channels and the 16 noise "
+                        "channels: 112 per latent pixel, 448 after 2x2 patchify.",
+            inputs=[io.Model.Input("model", tooltip="The ACE++ FFT model that will sample (checked, not changed).")]
+            + COMMON_INPUTS + [
+                io.Float.Input("repainting_scale", default=0.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="How much of the masked content is erased to grey before the split. 0 "
+                                       "keeps it, so the change latent shows the model what to edit (instruction "
+                                       "editing); 1 erases it (insert something new)."),
+                NOISE_MASK,
+            ],
+            outputs=OUTPUTS,
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
+                noise_mask) -> io.NodeOutput:
+        require_family(model, ModelFamily.FFT, "ACE++ FFT Conditioning")
+        context, change = fft_split(repaint(canvas, canvas_mask, repainting_scale), canvas_mask)
+        concat_latent = torch.cat([encode(vae, context), encode(vae, change)], dim=1)
+        return io.NodeOutput(*conditioned(positive, negative, concat_latent, canvas_mask, canvas, vae, noise_mask))

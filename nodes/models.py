@@ -1,0 +1,266 @@
+"""ACE++ model loading through ComfyUI's own machinery: no global model list is touched, no core class is
+subclassed, every model stays a ModelPatcher clone under ComfyUI's memory management.
+
+FLUX.1-Fill-dev and the ACE++ FFT model differ only in img_in: ComfyUI's Flux.concat_cond sizes the
+conditioning from that layer, so the stock detection (FluxInpaint for 384 inputs, plain Flux for 448) is
+all that is needed.
+"""
+import enum
+import os
+from dataclasses import dataclass
+
+import torch
+from comfy_api.v0_0_2 import io, ui
+
+import comfy.lora
+import comfy.lora_convert
+import comfy.model_base
+import comfy.sd
+import comfy.utils
+import folder_paths
+
+from ..lcu.layout import AcePlusError
+from .types import CATEGORY
+
+HF_ACE = "https://huggingface.co/ali-vilab/ACE_Plus/resolve/main"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    folder: str  # ComfyUI models folder
+    url: str
+
+    def properties_entry(self) -> dict:
+        """The `properties.models` entry of a workflow loader node (ComfyUI offers the download)."""
+        return {"name": self.name, "url": self.url, "directory": self.folder}
+
+
+# The released files, by vertical; the bundled workflows and the README name exactly these.
+ACE_LORAS = {
+    "portrait": ModelFile("comfyui_portrait_lora64.safetensors", "loras", f"{HF_ACE}/portrait/comfyui_portrait_lora64.safetensors"),
+    "subject": ModelFile("comfyui_subject_lora16.safetensors", "loras", f"{HF_ACE}/subject/comfyui_subject_lora16.safetensors"),
+    "local_editing": ModelFile("comfyui_local_lora16.safetensors", "loras", f"{HF_ACE}/local_editing/comfyui_local_lora16.safetensors"),
+}
+MODEL_FILES = {
+    "fill": ModelFile("flux1-fill-dev.safetensors", "diffusion_models",
+                      "https://huggingface.co/black-forest-labs/FLUX.1-Fill-dev/resolve/main/flux1-fill-dev.safetensors"),
+    "fft": ModelFile("ace_plus_fft.safetensors", "diffusion_models", f"{HF_ACE}/ace_plus_fft.safetensors"),
+    "clip_l": ModelFile("clip_l.safetensors", "text_encoders",
+                        "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors"),
+    "t5xxl": ModelFile("t5xxl_fp16.safetensors", "text_encoders",
+                       "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors"),
+    "vae": ModelFile("ae.safetensors", "vae",
+                     "https://huggingface.co/black-forest-labs/FLUX.1-schnell/resolve/main/ae.safetensors"),
+    "redux": ModelFile("flux1-redux-dev.safetensors", "style_models",
+                       "https://huggingface.co/black-forest-labs/FLUX.1-Redux-dev/resolve/main/flux1-redux-dev.safetensors"),
+    "sigclip": ModelFile("sigclip_vision_patch14_384.safetensors", "clip_vision",
+                         "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors"),
+} | {f"lora_{k}": v for k, v in ACE_LORAS.items()}
+
+
+class ModelFamily(enum.Enum):
+    """FLUX input channels per latent pixel, before the 2x2 patchify."""
+
+    FILL = 96  # 16 noise + 16 masked image + 64 mask
+    FFT = 112  # 16 noise + 16 context + 16 change + 64 mask
+
+
+FAMILY_NAMES = {ModelFamily.FILL: "FLUX.1-Fill-dev (384 inputs)", ModelFamily.FFT: "the ACE++ FFT model (448 inputs)"}
+SWAP_HINT = {
+    ModelFamily.FILL: "use ACE++ Fill Conditioning with FLUX.1-Fill-dev (+ an ACE++ LoRA)",
+    ModelFamily.FFT: "use ACE++ FFT Conditioning with the ACE++ FFT model (ACE++ FFT Loader)",
+}
+
+
+def flux_input_channels(model) -> int | None:
+    """Input channels per latent pixel of a FLUX-family MODEL, None for anything else."""
+    base = getattr(model, "model", None)
+    if not isinstance(base, comfy.model_base.Flux):
+        return None
+    dm = base.diffusion_model
+    return dm.img_in.weight.shape[1] // (dm.patch_size * dm.patch_size)
+
+
+def model_family(model) -> ModelFamily | None:
+    channels = flux_input_channels(model)
+    return next((f for f in ModelFamily if f.value == channels), None)
+
+
+def describe_model(model) -> str:
+    family = model_family(model)
+    if family is not None:
+        return FAMILY_NAMES[family]
+    channels = flux_input_channels(model)
+    if channels is None:
+        return f"a {type(getattr(model, 'model', model)).__name__} model (not FLUX)"
+    return f"a FLUX model with {channels * 4} inputs (FLUX.1-dev/Schnell: no fill channels)"
+
+
+def require_family(model, family: ModelFamily, node: str) -> None:
+    found = model_family(model)
+    if found == family:
+        return
+    hint = SWAP_HINT[found] if found is not None else f"load {FAMILY_NAMES[family]} instead"
+    raise AcePlusError(f"{node} needs {FAMILY_NAMES[family]} but the model is {describe_model(model)}; {hint}.")
+
+
+def find_model_file(folder: str, name: str, download: ModelFile | None = None) -> str:
+    """Full path of `name` in any of ComfyUI's `folder` paths (subfolders and extra_model_paths included)."""
+    path = folder_paths.get_full_path(folder, name)
+    if path is None:
+        # Users often keep the released files in a subfolder (loras/ace/...): match by file name.
+        for candidate in folder_paths.get_filename_list(folder):
+            if os.path.basename(candidate) == os.path.basename(name):
+                path = folder_paths.get_full_path(folder, candidate)
+                break
+    if path is None:
+        where = ", ".join(folder_paths.get_folder_paths(folder)) or f"models/{folder}"
+        source = f" Download it from {download.url}" if download else ""
+        raise AcePlusError(f"'{name}' is not in any '{folder}' folder ({where}). Put it there and press "
+                           f"Refresh (R).{source}")
+    return path
+
+
+def load_state_dict(path: str) -> dict:
+    try:
+        return comfy.utils.load_torch_file(path, safe_load=True)
+    except Exception as e:  # a truncated or corrupt download: say so instead of a safetensors traceback
+        raise AcePlusError(f"could not read '{os.path.basename(path)}' ({type(e).__name__}: {e}). The file is "
+                           "probably corrupt or incompletely downloaded; download it again.") from e
+
+
+def lora_module_of(key: str, key_map: dict) -> str | None:
+    """The model weight a LoRA tensor key maps onto, by its longest prefix known to ComfyUI's key map."""
+    parts = key.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:i])
+        if prefix in key_map:
+            return prefix
+    return None
+
+
+@dataclass(frozen=True)
+class LoraCoverage:
+    total_keys: int
+    unmapped_keys: tuple[str, ...]  # tensors of the file that match no layer of the model
+    unpatched: tuple[str, ...]  # model weights the LoRA targets that the model does not have
+
+    @property
+    def complete(self) -> bool:
+        return not self.unmapped_keys and not self.unpatched
+
+    def summary(self, name: str) -> str:
+        if self.complete:
+            return f"{name}: all {self.total_keys} LoRA tensors applied."
+        shown = ", ".join((self.unmapped_keys + self.unpatched)[:5])
+        return (f"{name}: {len(self.unmapped_keys)} of {self.total_keys} LoRA tensors match no layer of this model"
+                f"{f' and {len(self.unpatched)} target weights are missing' if self.unpatched else ''} "
+                f"(e.g. {shown}). The LoRA is for another base model: ACE++ LoRAs need FLUX.1-Fill-dev.")
+
+
+def apply_lora(model, lora_sd: dict, strength: float):
+    """(patched clone, coverage): the LoRA added to a clone of `model` through ComfyUI's patcher."""
+    lora_sd = comfy.lora_convert.convert_lora(lora_sd)
+    key_map = comfy.lora.model_lora_keys_unet(model.model, {})
+    unmapped = tuple(sorted(k for k in lora_sd if lora_module_of(k, key_map) is None))
+    patches = comfy.lora.load_lora(lora_sd, key_map, log_missing=False)
+    patched = model.clone()
+    applied = set(patched.add_patches(patches, strength))
+    unpatched = tuple(sorted(str(k) for k in patches if k not in applied))
+    return patched, LoraCoverage(total_keys=len(lora_sd), unmapped_keys=unmapped, unpatched=unpatched)
+
+
+LORA_CHOICES = list(ACE_LORAS) + ["file"]
+
+
+class LoraLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_LoraLoader",
+            display_name="ACE++ LoRA Loader",
+            category=CATEGORY,
+            description="Applies an ACE++ LoRA (portrait, subject or local editing) to FLUX.1-Fill-dev through "
+                        "ComfyUI's own patching (the loaded model is cloned, never changed). Checks that the model "
+                        "is FLUX.1-Fill-dev and that every LoRA tensor lands on a layer, instead of ComfyUI's "
+                        "silent half-applied LoRA. Chain several to stack LoRAs.",
+            inputs=[
+                io.Model.Input("model", tooltip="FLUX.1-Fill-dev from Load Diffusion Model (not FLUX.1-dev, not the "
+                                                "ACE++ FFT model: the LoRAs only fit the Fill model)."),
+                io.Combo.Input("vertical", options=LORA_CHOICES, default="portrait",
+                               tooltip="Which released ACE++ LoRA: portrait (faces), subject (objects, logos, "
+                                       "try-on), local_editing (repainting, control maps). 'file' uses lora_name."),
+                io.Combo.Input("lora_name", options=["(released file for the vertical)"] + folder_paths.get_filename_list("loras"),
+                               tooltip="vertical = file only: any LoRA file from models/loras."),
+                io.Float.Input("strength", default=1.0, min=-4.0, max=4.0, step=0.05,
+                               tooltip="LoRA strength; ACE++ is trained and evaluated at 1.0."),
+                io.Combo.Input("on_mismatch", options=["error", "warn"], default="error",
+                               tooltip="What to do when LoRA tensors do not map onto the model: stop with an "
+                                       "error, or go on and show the warning on this node."),
+            ],
+            outputs=[io.Model.Output(display_name="model"), io.String.Output(display_name="report")],
+        )
+
+    @classmethod
+    def execute(cls, model, vertical, lora_name, strength, on_mismatch) -> io.NodeOutput:
+        if vertical == "file":
+            if lora_name not in folder_paths.get_filename_list("loras"):
+                raise AcePlusError("vertical is 'file' but no LoRA file is selected in lora_name; pick one, or "
+                                   "pick a vertical to use its released file.")
+            path, shown = find_model_file("loras", lora_name), lora_name
+        else:
+            release = ACE_LORAS[vertical]
+            path, shown = find_model_file("loras", release.name, release), release.name
+        require_family(model, ModelFamily.FILL, "ACE++ LoRA Loader")
+        patched, coverage = apply_lora(model, load_state_dict(path), strength)
+        report = coverage.summary(shown)
+        if not coverage.complete and on_mismatch == "error":
+            raise AcePlusError(report + " Set on_mismatch to 'warn' to use it anyway.")
+        return io.NodeOutput(patched, report, ui=ui.PreviewText(report))
+
+
+FFT_DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32, "default": None}
+
+
+class FFTLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_FFTLoader",
+            display_name="ACE++ FFT Loader",
+            category=CATEGORY,
+            description="Loads the ACE++ FFT model (ace_plus_fft.safetensors, 448 input channels) with ComfyUI's "
+                        "stock diffusion-model loader and checks it: no global model list is patched. Use it with "
+                        "ACE++ FFT Conditioning.",
+            inputs=[
+                io.Combo.Input("unet_name", options=folder_paths.get_filename_list("diffusion_models"),
+                               tooltip="ace_plus_fft.safetensors in models/diffusion_models."),
+                io.Combo.Input("weight_dtype", options=list(FFT_DTYPES) + ["fp16"], default="bf16",
+                               tooltip="bf16 (recommended) or fp32. The FLUX Fill family does not run in fp16, "
+                                       "and fp8 FFT weights are known to break colours."),
+            ],
+            outputs=[io.Model.Output(display_name="model"), io.String.Output(display_name="report")],
+        )
+
+    @classmethod
+    def execute(cls, unet_name, weight_dtype) -> io.NodeOutput:
+        if weight_dtype == "fp16":
+            raise AcePlusError("the FLUX Fill family (the ACE++ FFT model included) does not support fp16; choose "
+                               "bf16, or fp32 if your GPU has no bf16.")
+        path = find_model_file("diffusion_models", unet_name, MODEL_FILES["fft"])
+        sd = load_state_dict(path)
+        stored = {t.dtype for t in sd.values() if t.is_floating_point()}
+        try:
+            model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": FFT_DTYPES[weight_dtype]}
+                                                             if FFT_DTYPES[weight_dtype] else {})
+        except Exception as e:
+            raise AcePlusError(f"ComfyUI could not load '{unet_name}' as a diffusion model ({e}).") from e
+        if model is None:
+            raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
+                               f"ace_plus_fft.safetensors ({MODEL_FILES['fft'].url}).")
+        require_family(model, ModelFamily.FFT, "ACE++ FFT Loader")
+        report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(map(str, stored)))}."
+        if any(d.itemsize == 1 for d in stored):
+            report += " WARNING: fp8 FFT weights are known to give broken colours; use the bf16 file."
+        return io.NodeOutput(model, report, ui=ui.PreviewText(report))

@@ -1,0 +1,38 @@
+"""The result node: from the decoded canvas to the user's image at its original size."""
+from comfy_api.v0_0_2 import io, ui
+
+from ..lcu.stitch import stitch
+from .types import CATEGORY, Layout
+
+
+class Stitch(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ACEPP_Stitch",
+            display_name="ACE++ Stitch Result",
+            category=CATEGORY,
+            description="Cuts the exact target panel out of the decoded canvas and returns it at the size the user "
+                        "asked for. For edits it is composited into the original edit image through the mask: "
+                        "every pixel outside the (grown, feathered) blend mask is the original, bit for bit.",
+            inputs=[
+                io.Image.Input("image", tooltip="The decoded canvas (VAE Decode after the sampler)."),
+                Layout.Input("layout", tooltip="The layout from the ACE++ Canvas node that built this canvas."),
+                io.Int.Input("grow", default=0, min=-256, max=256, step=1,
+                             tooltip="Edits only: grow (>0) or shrink (<0) the blend mask by this many pixels."),
+                io.Int.Input("feather", default=0, min=0, max=256, step=1,
+                             tooltip="Edits only: soften the blend mask edge over about this many pixels."),
+                io.Boolean.Input("color_match", default=False,
+                                 tooltip="Edits only: correct the generated region's colours by the drift the model "
+                                         "showed on the unmasked context around it."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="image"),
+                io.Mask.Output(display_name="blend_mask"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image, layout, grow, feather, color_match) -> io.NodeOutput:
+        result, blend = stitch(image, layout, grow=grow, feather=feather, color_match=color_match)
+        return io.NodeOutput(result, blend)
