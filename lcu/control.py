@@ -1,7 +1,11 @@
-"""Control maps for ACE++ controllable generation, computed with kornia (no external annotator package).
+"""Control maps for ACE++ controllable generation, and pasting them into the edit photo.
 
-ACE++ composites the map into the masked area of the edit photo and repaints it with repainting scale 0,
-so the model sees the map exactly where it must generate.
+In ACE++ local editing a "control" task shows the model a derived picture (grey, pixelated, edges)
+inside the masked area of the edit image, and the model repaints that area with repainting scale 0.
+These helpers make the derived picture and composite it into the photo; the pixels outside the mask
+are never touched (bit-identical).
+
+Conventions: IMAGE is [B, H, W, C] float in 0..1, MASK is [B, H, W] float in 0..1 (ComfyUI's).
 """
 from __future__ import annotations
 
@@ -11,82 +15,126 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 
 from .layout import AcePlusError
-from .masks import binarize, same_aspect
+from .masks import same_aspect
 
 CONTROL_KINDS = ("gray", "mosaic", "canny")
 
 
 def to_rgb(image: torch.Tensor) -> torch.Tensor:
-    """[B, H, W, C] with C in (1, 3, 4) as RGB: grayscale repeated, alpha dropped."""
-    if image.shape[-1] == 1:
-        return image.expand(*image.shape[:-1], 3)
-    if image.shape[-1] == 4:
+    """An IMAGE [B, H, W, C] with 3 channels: C=1 is repeated, C=4 loses its alpha, C=3 is returned as is."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise AcePlusError(f"expected an IMAGE shaped [batch, height, width, channels], got {shape}; "
+                           "connect an IMAGE output here (a MASK needs a 'Convert Mask to Image' node first)")
+    channels = image.shape[-1]
+    if channels == 3:
+        return image
+    if channels == 1:
+        return repeat(image, "b h w 1 -> b h w c", c=3)
+    if channels == 4:
         return image[..., :3]
-    return image
+    raise AcePlusError(f"an image has {channels} channels; give an RGB (3), greyscale (1) or RGBA (4) image")
 
 
-def channels_first(image: torch.Tensor) -> torch.Tensor:
+def _channels_first(image: torch.Tensor) -> torch.Tensor:
     return rearrange(to_rgb(image), "b h w c -> b c h w")
 
 
-def channels_last(image: torch.Tensor) -> torch.Tensor:
-    return rearrange(image, "b c h w -> b h w c").clamp(0.0, 1.0).contiguous()
+def _channels_last(image: torch.Tensor) -> torch.Tensor:
+    return rearrange(image, "b c h w -> b h w c")
+
+
+def _grey_to_rgb(grey: torch.Tensor) -> torch.Tensor:
+    """[B, 1, H, W] -> IMAGE [B, H, W, 3]."""
+    return repeat(grey, "b 1 h w -> b h w c", c=3).contiguous()
 
 
 def gray_map(image: torch.Tensor) -> torch.Tensor:
-    """Luminance as a 3-channel image (the recolor task)."""
-    gray = kornia.color.rgb_to_grayscale(channels_first(image))
-    return channels_last(repeat(gray, "b 1 h w -> b c h w", c=3))
+    """Greyscale version of the image (the recolor task's control), still 3 channels, BT.601 luma."""
+    grey = kornia.color.rgb_to_grayscale(_channels_first(image))
+    return _grey_to_rgb(grey.clamp(0.0, 1.0))
 
 
 def mosaic_map(image: torch.Tensor, cell: int = 16) -> torch.Tensor:
-    """Pixelation: every cell x cell block (the last ones may be partial) set to its mean colour."""
-    if cell < 1:
-        raise AcePlusError(f"the mosaic cell must be at least 1 px; got {cell}.")
-    x = channels_first(image)
-    h, w = x.shape[-2:]
-    means = F.avg_pool2d(x, kernel_size=cell, stride=cell, ceil_mode=True)
-    blocks = means.repeat_interleave(cell, dim=-2).repeat_interleave(cell, dim=-1)
-    return channels_last(blocks[..., :h, :w])
+    """Pixelation: every cell x cell block (grid from the top-left corner) becomes its mean colour.
+
+    Any height and width work: the cells on the right and bottom edges are cut short and averaged over the
+    pixels they hold. The output has the input's exact size.
+    """
+    if isinstance(cell, bool) or int(cell) != cell or int(cell) < 1:
+        raise AcePlusError(f"mosaic cell size must be a whole number of pixels >= 1, got {cell!r}")
+    cell = int(cell)
+    x = _channels_first(image)
+    height, width = x.shape[-2:]
+    # ceil_mode keeps the partial edge cells; with no padding torch divides them by the pixels they cover.
+    pooled = F.avg_pool2d(x, kernel_size=cell, stride=cell, ceil_mode=True)
+    cells = repeat(pooled, "b c h w -> b c (h dh) (w dw)", dh=cell, dw=cell)[..., :height, :width]
+    return _channels_last(cells).contiguous()
 
 
 def canny_map(image: torch.Tensor, low: float = 0.1, high: float = 0.2) -> torch.Tensor:
-    """White edges on black (3 channels)."""
-    if not 0.0 < low < high < 1.0:
-        raise AcePlusError(f"canny thresholds must satisfy 0 < low < high < 1; got low={low}, high={high}.")
-    _, edges = kornia.filters.canny(channels_first(image), low_threshold=low, high_threshold=high)
-    return channels_last(repeat(edges, "b 1 h w -> b c h w", c=3))
+    """Canny edges (kornia.filters.canny, default 5x5 blur): white 1.0 edges on black, 3 channels.
+
+    `low` and `high` are kornia's hysteresis thresholds on the unnormalised Sobel magnitude of the blurred
+    grey image (a unit step scores about 2.6), so lower values find fainter edges.
+    """
+    low, high = float(low), float(high)
+    if not (0.0 < low <= high):
+        raise AcePlusError(f"canny thresholds need 0 < low <= high (usually low < high, e.g. 0.1 and 0.2); "
+                           f"got low={low}, high={high}: lower the low threshold or raise the high one")
+    x = _channels_first(image)
+    if min(x.shape[-2:]) < 3:
+        raise AcePlusError(f"canny needs an image of at least 3x3 pixels, got {x.shape[-1]}x{x.shape[-2]}")
+    _, edges = kornia.filters.canny(x, low_threshold=low, high_threshold=high)
+    return _grey_to_rgb(edges.to(x.dtype))
+
+
+_MAKERS = {"gray": gray_map, "mosaic": mosaic_map, "canny": canny_map}
 
 
 def make_control_map(image: torch.Tensor, kind: str, **params) -> torch.Tensor:
-    makers = {"gray": gray_map, "mosaic": mosaic_map, "canny": canny_map}
-    if kind not in makers:
-        raise AcePlusError(f"unknown control map '{kind}'; use one of {', '.join(CONTROL_KINDS)} (or give an "
-                           "external map as an image).")
-    return makers[kind](image, **params)
+    """The control map `kind` (one of CONTROL_KINDS) of the image; `params` go to that kind's function."""
+    key = str(kind).strip().lower()
+    if key not in _MAKERS:
+        raise AcePlusError(f"unknown control kind {kind!r}; choose one of: {', '.join(CONTROL_KINDS)}")
+    return _MAKERS[key](image, **params)
 
 
-def fit_batch(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
-    if t.shape[0] == batch:
+def _fit(t: torch.Tensor, height: int, width: int, what: str) -> torch.Tensor:
+    """Resize [B, C, H, W] to height x width (bilinear, antialiased) when the aspect ratio agrees."""
+    h, w = t.shape[-2:]
+    if (h, w) == (height, width):
         return t
-    if t.shape[0] == 1:
-        return t.expand(batch, *t.shape[1:])
-    raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but the image has {batch}; give 1 or {batch}.")
+    if not same_aspect((h, w), (height, width)):
+        raise AcePlusError(f"the {what} is {w}x{h} but the image is {width}x{height}, another aspect ratio; "
+                           f"make the {what} from this image or resize/crop it to {width}x{height}")
+    out = F.interpolate(t, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return out.clamp(0.0, 1.0)
+
+
+def _check_batch(n: int, batch: int, what: str) -> None:
+    if n not in (1, batch):
+        raise AcePlusError(f"the {what} has a batch of {n} but the image has a batch of {batch}; "
+                           f"give one {what} for all images or exactly {batch}")
 
 
 def composite_control(image: torch.Tensor, control: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """`image` with `control` pasted where the mask (binarised at 0.5) is 1, bit-identical elsewhere."""
-    image, control = to_rgb(image), to_rgb(control)
-    h, w = image.shape[1:3]
-    if control.shape[1:3] != (h, w):
-        if not same_aspect(tuple(control.shape[1:3]), (h, w)):
-            raise AcePlusError(
-                f"the control map is {control.shape[2]}x{control.shape[1]} but the image is {w}x{h} (another aspect "
-                "ratio); make the control map from this image or resize it to the image size.")
-        control = channels_last(F.interpolate(channels_first(control), size=(h, w), mode="bilinear",
-                                              antialias=True, align_corners=False))
-    if mask.shape[1:3] != (h, w):
-        raise AcePlusError(f"the mask is {mask.shape[2]}x{mask.shape[1]} but the image is {w}x{h}.")
-    control = fit_batch(control, image.shape[0], "control map").to(image.dtype)
-    inside = fit_batch(binarize(mask), image.shape[0], "mask").unsqueeze(-1) > 0
-    return torch.where(inside, control, image)
+    """`image` with `control` pasted where the mask (binarised at 0.5, >= 0.5 is in) is 1.
+
+    Pixels outside the mask are the image's own, bit for bit. A control or mask of another size but the same
+    aspect ratio (within 1%) is resized to the image; a control or mask batch of 1 serves every image.
+    """
+    image = to_rgb(image)
+    batch, height, width, _ = image.shape
+    ctrl = _channels_first(control).to(device=image.device, dtype=image.dtype)
+    _check_batch(ctrl.shape[0], batch, "control map")
+    ctrl = _channels_last(_fit(ctrl, height, width, "control map"))
+
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise AcePlusError(f"expected a MASK shaped [batch, height, width], got {shape}")
+    m = mask if mask.ndim == 3 else mask.unsqueeze(0)
+    _check_batch(m.shape[0], batch, "mask")
+    m = rearrange(m.to(device=image.device, dtype=torch.float32), "b h w -> b 1 h w")
+    m = rearrange(_fit(m, height, width, "mask"), "b 1 h w -> b h w 1") >= 0.5
+    return torch.where(m, ctrl, image)
