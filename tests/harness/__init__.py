@@ -1,0 +1,166 @@
+"""Test harness for running the pack inside a real ComfyUI (0.3.75) on CPU with tiny random-weight models.
+
+Two ways in, both with the same base-directory layout (see :func:`make_base`):
+
+* :mod:`harness.inprocess` - ComfyUI imported into the pytest process: direct node calls and whole
+  API-format graphs through ComfyUI's own validator and executor.
+* :mod:`harness.server` - a real ``main.py`` server in a subprocess, driven over HTTP.
+
+Environment: ``ACEPP_COMFY_ROOT`` (set by ``source tools/runtime.sh``) names the ComfyUI tree;
+``ACEPP_PACK_DIR`` (optional, default: this repository) names the pack linked into
+``custom_nodes/aceplusplus``; ``ACEPP_FIXTURES_DIR`` (optional) overrides where fixtures are cached.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACK_LINK_NAME = "aceplusplus"
+# ComfyUI tags every node of a custom-node directory with this module name (object_info "python_module").
+PACK_MODULE = f"custom_nodes.{PACK_LINK_NAME}"
+NODE_PREFIX = "ACEPP_"
+# comfy_extras files that fail to import in this runtime for a documented reason (no torchaudio build).
+STOCK_IMPORT_FAILURES = frozenset({"nodes_audio.py", "nodes_audio_encoder.py"})
+
+
+class HarnessSetupError(RuntimeError):
+    """The environment cannot host ComfyUI (missing runtime, broken layout)."""
+
+
+def comfy_root() -> Path:
+    """The ComfyUI source tree named by ACEPP_COMFY_ROOT; a clear error when it is unset or wrong."""
+    value = os.environ.get("ACEPP_COMFY_ROOT")
+    if not value:
+        raise HarnessSetupError(
+            "ACEPP_COMFY_ROOT is not set, so the tests cannot find ComfyUI. Run the suite with "
+            "`bash tools/test.sh` (it provisions the runtime), or `source tools/runtime.sh` first.")
+    root = Path(value).resolve()
+    if not (root / "main.py").is_file() or not (root / "nodes.py").is_file():
+        raise HarnessSetupError(f"ACEPP_COMFY_ROOT={value} holds no ComfyUI (main.py, nodes.py); "
+                                "run `bash tools/test.sh` to provision it")
+    return root
+
+
+def pack_dir() -> Path:
+    """The node pack linked into custom_nodes: ACEPP_PACK_DIR, else this repository's root."""
+    return Path(os.environ.get("ACEPP_PACK_DIR") or REPO_ROOT).resolve()
+
+
+def load_fixtures_module():
+    """tools/fixtures.py as a module (loaded by path: tools/ is not a package)."""
+    import sys
+
+    name = "acepp_tools_fixtures"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / "fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def fixtures_dir() -> Path:
+    """Build (or reuse) the cached fixture models and return the models folder."""
+    fx = load_fixtures_module()
+    return fx.ensure_fixtures(os.environ.get("ACEPP_FIXTURES_DIR") or None)
+
+
+@dataclass(frozen=True)
+class BaseLayout:
+    """A ComfyUI --base-directory: models -> fixtures, custom_nodes/aceplusplus -> the pack."""
+    base: Path
+
+    @property
+    def models(self) -> Path:
+        return self.base / "models"
+
+    @property
+    def custom_nodes(self) -> Path:
+        return self.base / "custom_nodes"
+
+    @property
+    def input(self) -> Path:
+        return self.base / "input"
+
+    @property
+    def output(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def temp(self) -> Path:
+        return self.base / "temp"
+
+    def directory_for(self, kind: str) -> Path:
+        """Folder of an image reference's ``type`` (output, temp, input)."""
+        return {"output": self.output, "temp": self.temp, "input": self.input}[kind]
+
+
+def make_base(base: Path, models: Path, pack: Path | None = None) -> BaseLayout:
+    """Create a base directory: symlinks models -> ``models`` and custom_nodes/aceplusplus -> ``pack``."""
+    base = Path(base)
+    pack = Path(pack) if pack is not None else pack_dir()
+    if not (pack / "__init__.py").is_file():
+        raise HarnessSetupError(f"no node pack at {pack} (no __init__.py)")
+    layout = BaseLayout(base)
+    for d in (layout.custom_nodes, layout.input, layout.output, layout.temp, base / "user"):
+        d.mkdir(parents=True, exist_ok=True)
+    for link, target in ((layout.models, Path(models)), (layout.custom_nodes / PACK_LINK_NAME, pack)):
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == target.resolve():
+                continue
+            raise HarnessSetupError(f"{link} exists and is not a link to {target}")
+        link.symlink_to(target.resolve(), target_is_directory=True)
+    return layout
+
+
+_IMPORT_FAILED_EXTRA = re.compile(r"^IMPORT FAILED: (\S+)\s*$", re.M)
+_IMPORT_TIME = re.compile(r"^\s*[\d.]+ seconds( \(IMPORT FAILED\))?: (.+?)\s*$", re.M)
+
+
+def import_report(log: str) -> dict:
+    """Parse ComfyUI's start-up log.
+
+    Returns ``{"extras_failed": [...], "unexpected_extras_failed": [...], "custom_nodes": {path: ok}}``:
+    comfy_extras files reported as "IMPORT FAILED: x.py" (and those not in STOCK_IMPORT_FAILURES), and
+    every custom-node directory from the "Import times for custom nodes" table with its success.
+    """
+    extras = _IMPORT_FAILED_EXTRA.findall(log)
+    custom = {path: not failed for failed, path in _IMPORT_TIME.findall(log)}
+    return {
+        "extras_failed": extras,
+        "unexpected_extras_failed": [e for e in extras if e not in STOCK_IMPORT_FAILURES],
+        "custom_nodes": custom,
+    }
+
+
+def stock_fill_graph(image: str, *, seed: int = 0, steps: int = 2, prefix: str = "acepp_stock",
+                     text: str = "a red square", unet: str = "flux1-fill-dev.safetensors") -> dict:
+    """API-format FLUX.1-Fill inpaint graph built only from stock nodes (CLIP-L in place of DualCLIPLoader).
+
+    ``image`` is a file in ComfyUI's input folder whose alpha channel is the mask (MASK = 1 - alpha).
+    Node ids: 1 UNETLoader, 2 CLIPLoader, 3 VAELoader, 4 LoadImage, 5/6 CLIPTextEncode (+/-), 7 FluxGuidance,
+    8 InpaintModelConditioning, 9 KSampler, 10 VAEDecode, 11 SaveImage.
+    """
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": unet, "weight_dtype": "default"}},
+        "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": "clip_l.safetensors", "type": "stable_diffusion"}},
+        "3": {"class_type": "VAELoader", "inputs": {"vae_name": "ae.safetensors"}},
+        "4": {"class_type": "LoadImage", "inputs": {"image": image}},
+        "5": {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["2", 0]}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}},
+        "7": {"class_type": "FluxGuidance", "inputs": {"conditioning": ["5", 0], "guidance": 50.0}},
+        "8": {"class_type": "InpaintModelConditioning",
+              "inputs": {"positive": ["7", 0], "negative": ["6", 0], "vae": ["3", 0], "pixels": ["4", 0],
+                         "mask": ["4", 1], "noise_mask": True}},
+        "9": {"class_type": "KSampler",
+              "inputs": {"model": ["1", 0], "seed": seed, "steps": steps, "cfg": 1.0, "sampler_name": "euler",
+                         "scheduler": "normal", "positive": ["8", 0], "negative": ["8", 1],
+                         "latent_image": ["8", 2], "denoise": 1.0}},
+        "10": {"class_type": "VAEDecode", "inputs": {"samples": ["9", 0], "vae": ["3", 0]}},
+        "11": {"class_type": "SaveImage", "inputs": {"images": ["10", 0], "filename_prefix": prefix}},
+    }

@@ -1,0 +1,195 @@
+"""ACE++ model loading on a real in-process ComfyUI with the tiny fixtures: model families, LoRA coverage,
+the conditioning mismatch guard, the FFT conditioning layout, and no global mutation of ComfyUI."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+
+
+@pytest.fixture(scope="module")
+def fill_model(comfy, fx):
+    return comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
+
+
+@pytest.fixture(scope="module")
+def fft_model(comfy, fx):
+    return comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype="bf16")[0]
+
+
+@pytest.fixture(scope="module")
+def vae(comfy, fx):
+    return comfy.call("VAELoader", vae_name=fx.VAE)[0]
+
+
+@pytest.fixture(scope="module")
+def cond(comfy, fx):
+    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
+    return comfy.call("CLIPTextEncode", clip=clip, text="{image} a test")[0]
+
+
+@pytest.fixture
+def extra_loras(comfy, tmp_path):
+    """A temporary extra `loras` folder (as extra_model_paths.yaml would add), removed afterwards."""
+    import folder_paths
+    folder_paths.add_model_folder_path("loras", str(tmp_path))
+    yield tmp_path
+    folder_paths.folder_names_and_paths["loras"][0].remove(str(tmp_path))
+
+
+def test_model_families_are_detected_by_stock_comfyui(pack, fill_model, fft_model):
+    from comfy import model_base
+    assert type(fill_model.model.model_config).__name__ == "FluxInpaint"
+    assert type(fft_model.model.model_config).__name__ == "Flux"
+    assert isinstance(fft_model.model, model_base.Flux)
+    assert pack.models.model_family(fill_model) is pack.models.ModelFamily.FILL
+    assert pack.models.model_family(fft_model) is pack.models.ModelFamily.FFT
+    assert fft_model.model.diffusion_model.img_in.weight.shape[1] == 448
+    assert fft_model.model.diffusion_model.img_in.weight.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("vertical, file", [("portrait", "comfyui_portrait_lora64.safetensors"),
+                                            ("subject", "comfyui_subject_lora16.safetensors"),
+                                            ("local_editing", "comfyui_local_lora16.safetensors")])
+def test_released_loras_apply_completely_on_a_clone(comfy, fx, fill_model, vertical, file):
+    patched, report = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical=vertical,
+                                 lora_name="(released file for the vertical)", strength=1.0, on_mismatch="error")
+    assert report.startswith(f"{file}: all ") and "applied" in report
+    assert patched is not fill_model and patched.model is fill_model.model  # a ModelPatcher clone
+    assert len(patched.patches) == len(fx.lora_modules()) and len(fill_model.patches) == 0
+
+
+def test_stacked_loras_add_up(comfy, fill_model):
+    once = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="portrait", lora_name="(released file for the vertical)",
+                      strength=1.0, on_mismatch="error")[0]
+    twice = comfy.call("ACEPP_LoraLoader", model=once, vertical="subject", lora_name="(released file for the vertical)",
+                       strength=0.5, on_mismatch="error")[0]
+    key = next(iter(twice.patches))
+    assert len(twice.patches[key]) == 2 and len(once.patches[key]) == 1
+
+
+def test_unmappable_lora_is_reported_exactly(comfy, fx, pack, fill_model):
+    from comfy.utils import load_torch_file
+    with pytest.raises(ValueError) as info:
+        comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="file", lora_name=fx.UNMAPPABLE_LORA,
+                   strength=1.0, on_mismatch="error")
+    message = str(info.value)
+    assert message.startswith("[ACE++]") and f"{fx.UNMAPPABLE_KEY_COUNT} of " in message
+    assert "FLUX.1-Fill-dev" in message and "'warn'" in message
+    patched, report = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="file",
+                                 lora_name=fx.UNMAPPABLE_LORA, strength=1.0, on_mismatch="warn")
+    assert f"{fx.UNMAPPABLE_KEY_COUNT} of " in report and len(patched.patches) == len(fx.lora_modules())
+    lora = load_torch_file(str(fx.default_out_dir() / "loras" / fx.UNMAPPABLE_LORA))
+    _, coverage = pack.models.apply_lora(fill_model, lora, 1.0)
+    assert set(coverage.unmapped_keys) == set(fx.expected_unmapped_keys(fx.UNMAPPABLE_LORA))
+    assert coverage.unpatched == ()
+
+
+def test_lora_on_the_fft_model_is_refused(comfy, fft_model):
+    with pytest.raises(ValueError, match="needs FLUX.1-Fill-dev .* the ACE\\+\\+ FFT model"):
+        comfy.call("ACEPP_LoraLoader", model=fft_model, vertical="portrait",
+                   lora_name="(released file for the vertical)", strength=1.0, on_mismatch="warn")
+
+
+def test_missing_released_lora_names_file_folder_and_download(comfy, fill_model, monkeypatch, tmp_path):
+    import folder_paths
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "loras", ([str(tmp_path)], {".safetensors"}))
+    monkeypatch.setattr(folder_paths, "filename_list_cache", {})
+    with pytest.raises(ValueError) as info:
+        comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="subject",
+                   lora_name="(released file for the vertical)", strength=1.0, on_mismatch="error")
+    message = str(info.value)
+    assert "comfyui_subject_lora16.safetensors" in message and str(tmp_path) in message
+    assert "https://huggingface.co/ali-vilab/ACE_Plus/resolve/main/subject/" in message
+
+
+def test_released_lora_in_a_subfolder_is_found(fx, pack, extra_loras):
+    (extra_loras / "ace").mkdir()
+    shutil.copy(fx.default_out_dir() / "loras" / "comfyui_local_lora16.safetensors",
+                extra_loras / "ace" / "comfyui_local_lora16.safetensors")
+    path = pack.models.find_model_file("loras", "comfyui_local_lora16.safetensors")
+    assert path.endswith("comfyui_local_lora16.safetensors")
+
+
+def test_truncated_lora_is_a_clear_error(comfy, fx, fill_model, extra_loras):
+    good = (fx.default_out_dir() / "loras" / "comfyui_local_lora16.safetensors").read_bytes()
+    (extra_loras / "broken_lora.safetensors").write_bytes(good[: len(good) // 3])
+    import folder_paths
+    folder_paths.filename_list_cache.clear()
+    with pytest.raises(ValueError, match="corrupt or incompletely downloaded"):
+        comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="file", lora_name="broken_lora.safetensors",
+                    strength=1.0, on_mismatch="error")
+
+
+def test_fft_loader_refuses_fp16_and_the_fill_model(comfy, fx):
+    with pytest.raises(ValueError, match="does not support fp16"):
+        comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype="fp16")
+    with pytest.raises(ValueError, match="needs the ACE\\+\\+ FFT model .* FLUX.1-Fill-dev"):
+        comfy.call("ACEPP_FFTLoader", unet_name=fx.FILL_MODEL, weight_dtype="bf16")
+
+
+def canvas_inputs(size=(48, 32)):
+    image = torch.rand(1, size[1], size[0], 3, generator=torch.Generator().manual_seed(3))
+    mask = torch.zeros(1, size[1], size[0])
+    mask[:, :, size[0] // 2:] = 1
+    return image, mask
+
+
+@pytest.mark.parametrize("node, wrong, swap", [
+    ("ACEPP_FillConditioning", "fft_model", "ACE\\+\\+ FFT Conditioning"),
+    ("ACEPP_FFTConditioning", "fill_model", "ACE\\+\\+ Fill Conditioning"),
+])
+def test_mismatch_guard_names_the_node_to_swap(comfy, request, vae, cond, node, wrong, swap):
+    canvas, mask = canvas_inputs()
+    with pytest.raises(ValueError, match=swap):
+        comfy.call(node, model=request.getfixturevalue(wrong), positive=cond, negative=cond, vae=vae,
+                   canvas=canvas, canvas_mask=mask, repainting_scale=1.0, noise_mask=False)
+
+
+def test_fft_conditioning_is_112_channels_in_documented_order(comfy, fft_model, vae, cond):
+    from lcu.conditioning import fft_split
+    canvas, mask = canvas_inputs()
+    positive, _, latent = comfy.call("ACEPP_FFTConditioning", model=fft_model, positive=cond, negative=cond, vae=vae,
+                                     canvas=canvas, canvas_mask=mask, repainting_scale=0.0, noise_mask=False)
+    values = positive[0][1]
+    concat = values["concat_latent_image"]
+    assert concat.shape == (1, 32, 4, 6) and latent["samples"].shape == (1, 16, 4, 6)
+    context, change = fft_split(canvas, mask)
+    with torch.inference_mode():  # the loaded VAE's weights are inference tensors, as in ComfyUI's executor
+        assert torch.allclose(concat[:, :16], vae.encode(context))
+        assert torch.allclose(concat[:, 16:], vae.encode(change))
+    noise = torch.zeros(1, 16, 4, 6)
+    full = fft_model.model.concat_cond(noise=noise, concat_latent_image=concat, concat_mask=values["concat_mask"],
+                                       device=torch.device("cpu"))
+    assert noise.shape[1] + full.shape[1] == 112  # 16 noise + 16 context + 16 change + 64 mask
+    latent_format = fft_model.model.latent_format
+    assert torch.allclose(full[:, :16], latent_format.process_in(concat[:, :16]))
+    assert torch.allclose(full[:, 16:32], latent_format.process_in(concat[:, 16:]))
+    unshuffled = torch.nn.functional.pixel_unshuffle(mask.reshape(1, 1, 32, 48), 8)
+    assert torch.equal(full[:, 32:], unshuffled)
+
+
+def test_fill_conditioning_applies_the_repainting_scale(comfy, fill_model, vae, cond):
+    from lcu.conditioning import repaint
+    canvas, mask = canvas_inputs()
+    for scale in (0.0, 0.5, 1.0):
+        positive, negative, _ = comfy.call("ACEPP_FillConditioning", model=fill_model, positive=cond, negative=cond,
+                                           vae=vae, canvas=canvas, canvas_mask=mask, repainting_scale=scale,
+                                           noise_mask=True)
+        concat = positive[0][1]["concat_latent_image"]
+        assert concat.shape == (1, 16, 4, 6)
+        with torch.inference_mode():
+            assert torch.allclose(concat, vae.encode(repaint(canvas, mask, scale)))
+        assert torch.equal(negative[0][1]["concat_mask"], mask.reshape(1, 1, 32, 48))
+
+
+def test_comfyui_model_list_is_never_changed(comfy_root, fill_model, fft_model):
+    from comfy import supported_models as supported
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import comfy.options; comfy.options.enable_args_parsing(False); import comfy.cli_args as a; "
+                               "a.args.cpu = True; import comfy.supported_models as s; print(','.join(c.__name__ for c in s.models))"],
+        cwd=comfy_root, capture_output=True, text=True, check=True,
+    ).stdout.strip().splitlines()[-1]
+    assert ",".join(c.__name__ for c in supported.models) == fresh

@@ -1,0 +1,113 @@
+"""The canvas, control-map and stitch nodes on a real in-process ComfyUI, and the whole ACE++ pipeline through
+ComfyUI's own loaders, Fill conditioning, KSampler and VAE with the tiny fixtures."""
+import pytest
+import torch
+
+
+
+def rand_image(h, w, b=1, seed=0):
+    return torch.rand(b, h, w, 3, generator=torch.Generator().manual_seed(seed))
+
+
+CANVAS_DEFAULTS = dict(width=1024, height=1024, token_budget=4096, reference_sizing="resize", keep_pixels_rate=0.8,
+                       crop_to_context=False, context_margin=128)
+
+
+def canvas(comfy, **inputs):
+    return comfy.call("ACEPP_CanvasBuilder", **(CANVAS_DEFAULTS | inputs))
+
+
+def test_canvas_node_outputs_and_preview(comfy):
+    out = comfy.node("ACEPP_CanvasBuilder").raw(**(CANVAS_DEFAULTS | dict(reference=rand_image(300, 200), width=200,
+                                                                              height=136)))
+    image, mask, layout = out.result
+    assert image.shape == (1, layout.canvas_height, layout.canvas_width, 3) and mask.shape == image.shape[:3]
+    assert (layout.target_width, layout.target_height) == (200, 136)
+    previews = out.ui.as_dict()["images"]
+    assert len(previews) == 2  # the canvas with the mask tinted, then the mask itself
+    from PIL import Image
+    import folder_paths
+    for item in previews:
+        path = f"{folder_paths.get_temp_directory()}/{item['subfolder']}/{item['filename']}"
+        assert Image.open(path).size == (layout.canvas_width, layout.canvas_height)
+
+
+def test_add_reference_chain_keeps_order(comfy):
+    first = torch.full((1, 64, 32, 3), 0.2)
+    second = torch.full((1, 64, 32, 3), 0.8)
+    (refs,) = comfy.call("ACEPP_AddReference", image=first)
+    (refs,) = comfy.call("ACEPP_AddReference", image=second, references=refs)
+    image, _, layout = canvas(comfy, reference=torch.full((1, 64, 32, 3), 0.5), more_references=refs, width=64,
+                              height=64, token_budget=100000)
+    values = [float(p.slice(image).mean()) for p in layout.reference_panels]
+    assert values == pytest.approx([0.5, 0.2, 0.8], abs=1e-6)
+
+
+def test_canvas_node_errors_are_prefixed_and_actionable(comfy):
+    with pytest.raises(ValueError, match=r"^\[ACE\+\+\] reference generation needs at least one reference"):
+        canvas(comfy)
+    with pytest.raises(ValueError, match=r"\[ACE\+\+\] the mask is 50x50 but its image is 80x100"):
+        canvas(comfy, edit_image=rand_image(100, 80), mask=torch.ones(1, 50, 50))
+
+
+def test_control_map_node(comfy):
+    image = rand_image(64, 64)
+    mask = torch.zeros(1, 64, 64)
+    mask[:, 16:48, 16:48] = 1
+    edited, control = comfy.call("ACEPP_ControlMap", image=image, mask=mask, kind="gray", mosaic_cell=16,
+                                 canny_low=0.1, canny_high=0.2)
+    assert torch.equal(edited[:, :16], image[:, :16])
+    assert torch.allclose(edited[0, 20, 20, 0], edited[0, 20, 20, 1])
+    with pytest.raises(ValueError, match="no control_image is connected"):
+        comfy.call("ACEPP_ControlMap", image=image, mask=mask, kind="external", mosaic_cell=16, canny_low=0.1,
+                   canny_high=0.2)
+    depth = rand_image(32, 32, seed=5)
+    edited, _ = comfy.call("ACEPP_ControlMap", image=image, mask=mask, kind="external", control_image=depth,
+                           mosaic_cell=16, canny_low=0.1, canny_high=0.2)
+    assert edited.shape == image.shape and torch.equal(edited[:, 50:], image[:, 50:])
+
+
+@pytest.fixture(scope="module")
+def pipeline(comfy, fx):
+    model = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
+    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
+    vae = comfy.call("VAELoader", vae_name=fx.VAE)[0]
+    return model, clip, vae
+
+
+def run_ace(comfy, pipeline, vertical, canvas_inputs, repainting_scale=1.0, steps=2):
+    model, clip, vae = pipeline
+    model = comfy.call("ACEPP_LoraLoader", model=model, vertical=vertical,
+                       lora_name="(released file for the vertical)", strength=1.0, on_mismatch="error")[0]
+    positive = comfy.call("CLIPTextEncode", clip=clip, text="Maintain the facial features, a test")[0]
+    positive = comfy.call("FluxGuidance", conditioning=positive, guidance=50.0)[0]
+    negative = comfy.call("CLIPTextEncode", clip=clip, text="")[0]
+    image, mask, layout = canvas(comfy, **canvas_inputs)
+    positive, negative, latent = comfy.call("ACEPP_FillConditioning", model=model, positive=positive,
+                                            negative=negative, vae=vae, canvas=image, canvas_mask=mask,
+                                            repainting_scale=repainting_scale, noise_mask=False)
+    (samples,) = comfy.call("KSampler", model=model, seed=7, steps=steps, cfg=1.0, sampler_name="euler",
+                            scheduler="normal", positive=positive, negative=negative, latent_image=latent,
+                            denoise=1.0)
+    (decoded,) = comfy.call("VAEDecode", samples=samples, vae=vae)
+    assert decoded.shape == image.shape and torch.isfinite(decoded).all()
+    return comfy.call("ACEPP_Stitch", image=decoded, layout=layout, grow=0, feather=0, color_match=False)
+
+
+@pytest.mark.parametrize("size, budget", [((96, 64), 4096), ((90, 70), 4096), ((200, 120), 40)])
+def test_reference_generation_returns_the_requested_size(comfy, pipeline, size, budget):
+    result, blend = run_ace(comfy, pipeline, "portrait", dict(reference=rand_image(80, 60), width=size[0],
+                                                               height=size[1], token_budget=budget))
+    assert result.shape == (1, size[1], size[0], 3) and torch.isfinite(result).all()
+    assert torch.all(blend == 1)
+
+
+def test_local_edit_keeps_unmasked_pixels_bit_identical(comfy, pipeline):
+    photo = rand_image(72, 88, seed=2)
+    mask = torch.zeros(1, 72, 88)
+    mask[:, 20:50, 30:70] = 1
+    result, blend = run_ace(comfy, pipeline, "local_editing", dict(edit_image=photo, mask=mask),
+                            repainting_scale=0.5)
+    assert result.shape == photo.shape
+    assert torch.equal(result[0][blend[0] == 0], photo[0][blend[0] == 0])
+    assert not torch.equal(result[0][blend[0] == 1], photo[0][blend[0] == 1])
