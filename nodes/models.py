@@ -20,44 +20,8 @@ import comfy.utils
 import folder_paths
 
 from ..lcu.layout import AcePlusError
+from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
 from .types import CATEGORY
-
-HF_ACE = "https://huggingface.co/ali-vilab/ACE_Plus/resolve/main"
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    name: str
-    folder: str  # ComfyUI models folder
-    url: str
-
-    def properties_entry(self) -> dict:
-        """The `properties.models` entry of a workflow loader node (ComfyUI offers the download)."""
-        return {"name": self.name, "url": self.url, "directory": self.folder}
-
-
-# The released files, by vertical; the bundled workflows and the README name exactly these.
-ACE_LORAS = {
-    "portrait": ModelFile("comfyui_portrait_lora64.safetensors", "loras", f"{HF_ACE}/portrait/comfyui_portrait_lora64.safetensors"),
-    "subject": ModelFile("comfyui_subject_lora16.safetensors", "loras", f"{HF_ACE}/subject/comfyui_subject_lora16.safetensors"),
-    "local_editing": ModelFile("comfyui_local_lora16.safetensors", "loras", f"{HF_ACE}/local_editing/comfyui_local_lora16.safetensors"),
-}
-MODEL_FILES = {
-    "fill": ModelFile("flux1-fill-dev.safetensors", "diffusion_models",
-                      "https://huggingface.co/black-forest-labs/FLUX.1-Fill-dev/resolve/main/flux1-fill-dev.safetensors"),
-    "fft": ModelFile("ace_plus_fft.safetensors", "diffusion_models", f"{HF_ACE}/ace_plus_fft.safetensors"),
-    "clip_l": ModelFile("clip_l.safetensors", "text_encoders",
-                        "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors"),
-    "t5xxl": ModelFile("t5xxl_fp16.safetensors", "text_encoders",
-                       "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors"),
-    "vae": ModelFile("ae.safetensors", "vae",
-                     "https://huggingface.co/black-forest-labs/FLUX.1-schnell/resolve/main/ae.safetensors"),
-    "redux": ModelFile("flux1-redux-dev.safetensors", "style_models",
-                       "https://huggingface.co/black-forest-labs/FLUX.1-Redux-dev/resolve/main/flux1-redux-dev.safetensors"),
-    "sigclip": ModelFile("sigclip_vision_patch14_384.safetensors", "clip_vision",
-                         "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors"),
-} | {f"lora_{k}": v for k, v in ACE_LORAS.items()}
-
 
 class ModelFamily(enum.Enum):
     """FLUX input channels per latent pixel, before the 2x2 patchify."""

@@ -26,21 +26,17 @@ sys.path.insert(0, str(TOOLS))
 import acepp_client  # noqa: E402
 import fixtures  # noqa: E402
 from samples import write_samples  # noqa: E402
+from workflow_specs import WORKFLOWS  # noqa: E402
 from workflows import EmbeddedComfy, fetch_json  # noqa: E402
 
 WORKFLOW = "portrait_generation"
-REAL_FILES = {  # what the portrait workflow loads, by ComfyUI models folder
-    "diffusion_models": "flux1-fill-dev.safetensors", "loras": "comfyui_portrait_lora64.safetensors",
-    "text_encoders": "clip_l.safetensors", "vae": "ae.safetensors",
-}
 TILE = 256
 
 
 def missing_real_files(models: Path) -> list[str]:
-    missing = [f"{folder}/{name}" for folder, name in REAL_FILES.items() if not (models / folder / name).is_file()]
-    if not (models / "text_encoders" / "t5xxl_fp16.safetensors").is_file():
-        missing.append("text_encoders/t5xxl_fp16.safetensors")
-    return missing
+    """The model files the workflow's loader nodes name (their download entries) that `models` lacks."""
+    wanted = {(e["directory"], e["name"]) for node in WORKFLOWS[WORKFLOW]["nodes"].values() for e in node.get("models", [])}
+    return sorted(f"{folder}/{name}" for folder, name in wanted if not (models / folder / name).is_file())
 
 
 def canvas_previews(server: str, out: Path) -> list[Path]:

@@ -10,90 +10,31 @@ Per workflow the spec also says which *named inputs* the headless client (``tool
 accepts and where they go: ``images`` (an uploaded image -> a LoadImage ``image`` widget; ``mask`` is
 composited as the alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...).
 
-Model download URLs are read from ``nodes/models.py`` (MODEL_FILES, ACE_LORAS) with ``ast`` so that this
-module imports without ComfyUI; a small evaluator understands exactly the constructs that table uses.
+Model download URLs come from ``nodes/catalog.py`` (MODEL_FILES, ACE_LORAS), which has no ComfyUI import,
+so this module imports without ComfyUI.
 
 Node ids are the same for the same role in every workflow (13 is always the KSampler), so
 ``--set 13.steps=4`` means the same thing everywhere.
 """
 from __future__ import annotations
 
-import ast
+import importlib.util
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS_PY = ROOT / "nodes" / "models.py"
 
-# ---------------------------------------------------------------------------------------------------
-# The model table of nodes/models.py, read without importing it (it imports ComfyUI).
-
-
-class _TableReader:
-    """Evaluates the literal subset used by nodes/models.py: strings, f-strings over known names,
-    ModelFile(...) calls, dicts, ``|`` of dicts and ``{f"..": v for k, v in NAME.items()}``."""
-
-    def __init__(self):
-        self.env: dict = {}
-
-    def eval(self, node, local: dict | None = None):
-        env = {**self.env, **(local or {})}
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in env:
-                raise ValueError(f"nodes/models.py: unknown name {node.id}")
-            return env[node.id]
-        if isinstance(node, ast.JoinedStr):
-            parts = []
-            for value in node.values:
-                if isinstance(value, ast.FormattedValue):
-                    parts.append(str(self.eval(value.value, local)))
-                else:
-                    parts.append(str(self.eval(value, local)))
-            return "".join(parts)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "ModelFile":
-            args = [self.eval(a, local) for a in node.args]
-            kwargs = {k.arg: self.eval(k.value, local) for k in node.keywords}
-            fields = dict(zip(("name", "folder", "url"), args)) | kwargs
-            return {"name": fields["name"], "url": fields["url"], "directory": fields["folder"]}
-        if isinstance(node, ast.Dict):
-            return {self.eval(k, local): self.eval(v, local) for k, v in zip(node.keys, node.values)}
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return self.eval(node.left, local) | self.eval(node.right, local)
-        if isinstance(node, ast.DictComp) and len(node.generators) == 1:
-            gen = node.generators[0]
-            it = gen.iter
-            if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items"
-                    and isinstance(gen.target, ast.Tuple) and len(gen.target.elts) == 2):
-                raise ValueError("nodes/models.py: unsupported comprehension")
-            source = self.eval(it.func.value, local)
-            kname, vname = (e.id for e in gen.target.elts)
-            out = {}
-            for k, v in source.items():
-                scope = {**(local or {}), kname: k, vname: v}
-                out[self.eval(node.key, scope)] = self.eval(node.value, scope)
-            return out
-        raise ValueError(f"nodes/models.py: unsupported expression {ast.dump(node)[:80]}")
+def _load_catalog():
+    """nodes/catalog.py loaded by path: it imports nothing from ComfyUI, but the nodes package does."""
+    spec = importlib.util.spec_from_file_location("acepp_model_catalog", ROOT / "nodes" / "catalog.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def read_model_table(path: Path = MODELS_PY) -> tuple[dict, dict]:
-    """(MODEL_FILES, ACE_LORAS) of nodes/models.py as {key: {name, url, directory}}."""
-    reader = _TableReader()
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    wanted = {"HF_ACE", "ACE_LORAS", "MODEL_FILES"}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            name = stmt.targets[0].id
-            if name in wanted:
-                reader.env[name] = reader.eval(stmt.value)
-    missing = wanted - set(reader.env)
-    if missing:
-        raise ValueError(f"nodes/models.py no longer defines {', '.join(sorted(missing))}")
-    return reader.env["MODEL_FILES"], reader.env["ACE_LORAS"]
-
-
-MODEL_FILES, ACE_LORAS = read_model_table()
+_CATALOG = _load_catalog()
+MODEL_FILES = {k: f.properties_entry() for k, f in _CATALOG.MODEL_FILES.items()}
+ACE_LORAS = {k: f.properties_entry() for k, f in _CATALOG.ACE_LORAS.items()}
 
 
 def model(key: str) -> dict:
@@ -295,7 +236,7 @@ _add(_workflow(
     "Repaints the masked area of a photo following the instruction; only a crop around the mask is "
     "generated (local-editing LoRA, repainting 0.5).",
     task="editing", loader="lora", vertical="local_editing", edit="acepp_scene.png", repainting=0.5,
-    canvas={"crop_to_context": True}, prompt="{image} a red knitted hat on the table."))
+    canvas={"crop_to_context": True}, prompt="{image} a pair of bright red headphones on the table."))
 _add(_workflow(
     "local_editing_control", "ACE++ Controllable Local Editing (recolor)",
     "Turns the masked area into a gray control map and regenerates it in colour following the instruction "
@@ -307,7 +248,7 @@ _add(_workflow(
     "Edits the masked area of a photo following the instruction with the ACE++ FFT model (repainting 0).",
     task="editing", loader="fft", edit="acepp_scene.png", repainting=0.0,
     canvas={"reference_sizing": "keep_pixels", "keep_pixels_rate": KEEP_PIXELS_RATE},
-    prompt="{image} change the color of the cup to blue."))
+    prompt="{image} change the color of the headphones to blue."))
 _add(_workflow(
     "fft_reference_generation", "ACE++ FFT Reference Generation",
     "Generates a new 1024x1024 image featuring the reference with the ACE++ FFT model (keep_pixels 0.8).",
