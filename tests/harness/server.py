@@ -200,7 +200,11 @@ class ComfyServer:
         return sorted(k for k, v in self.object_info().items() if v.get("python_module") == PACK_MODULE)
 
     def post_prompt(self, api_graph: dict, client_id: str | None = None) -> str:
-        """Queue an API-format graph; return its prompt id. HTTP 400 raises PromptRejected (node_errors)."""
+        """Queue an API-format graph; return its prompt id.
+
+        HTTP 400 raises PromptRejected with ``node_errors``; so does a 200 answer that still lists
+        node_errors (ComfyUI then silently drops the invalid outputs and runs the rest).
+        """
         payload = {"prompt": api_graph, "client_id": client_id or "acepp-tests"}
         status, data = self.post_json("/prompt", payload)
         try:
