@@ -1,5 +1,5 @@
 """The result node: from the decoded canvas to the user's image at its original size."""
-from comfy_api.v0_0_2 import io, ui
+from comfy_api.v0_0_2 import io
 
 from ..lcu.stitch import stitch
 from .types import CATEGORY, Layout

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import acepp_client as client  # noqa: E402
+from comfy_process import free_port  # noqa: E402
 from test_workflows import _images  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
 
@@ -171,14 +171,8 @@ def test_mask_of_another_aspect_ratio(images, tmp_path):
     assert proc.returncode == client.EXIT_IMAGE and "aspect ratio" in proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_server(images, tmp_path):
-    proc = run_client("run", "subject_generation", "--server", f"http://127.0.0.1:{_free_port()}",
+    proc = run_client("run", "subject_generation", "--server", f"http://127.0.0.1:{free_port()}",
                       "--input", f"reference={images['reference']}", "--out", tmp_path / "o", timeout=60)
     assert proc.returncode == client.EXIT_SERVER and "cannot reach the ComfyUI server" in proc.stderr
 
@@ -240,7 +234,7 @@ class FakeComfy:
         from aiohttp import web
 
         self.filename, self.subfolder, self.websocket = filename, subfolder, websocket
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sockets = []
         self.history: dict = {}

@@ -56,7 +56,8 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 from workflow_specs import CLIP, WORKFLOWS  # noqa: E402
-from workflows import WORKFLOWS_DIR, EmbeddedComfy, ServerError, runtime_env  # noqa: E402
+from comfy_process import EmbeddedComfy, ServerError, runtime_env  # noqa: E402
+from workflows import WORKFLOWS_DIR  # noqa: E402
 
 EXIT_OK, EXIT_USAGE, EXIT_WORKFLOW, EXIT_INPUT, EXIT_IMAGE, EXIT_SERVER, EXIT_REJECTED, EXIT_EXECUTION, \
     EXIT_INTERRUPTED, EXIT_UNSAFE_PATH, EXIT_TIMEOUT = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11

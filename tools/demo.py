@@ -27,7 +27,7 @@ import acepp_client  # noqa: E402
 import fixtures  # noqa: E402
 from samples import write_samples  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
-from workflows import EmbeddedComfy, fetch_json  # noqa: E402
+from comfy_process import EmbeddedComfy, fetch_json  # noqa: E402
 
 WORKFLOW = "portrait_generation"
 TILE = 256

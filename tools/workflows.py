@@ -15,16 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -34,149 +26,19 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 import workflow_specs  # noqa: E402
+from comfy_process import EmbeddedComfy, ServerError, fetch_json  # noqa: E402
 from workflow_specs import WORKFLOWS, is_link  # noqa: E402
 
 ROOT = TOOLS.parent
 WORKFLOWS_DIR = ROOT / "workflows"
 PACK_CNR_ID = "aceplusplus-lcu"  # [project] name in pyproject.toml: the Registry id Manager looks up
 
-# ===================================================================================================
-# Talking to a ComfyUI server (stdlib only, so every tool can use it).
-
-
-class ServerError(RuntimeError):
-    """The server could not be reached or answered with an error."""
-
-
-def fetch_json(url: str, data: dict | None = None, timeout: float = 30.0):
-    body = None if data is None else json.dumps(data).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read().decode() or "null")
-    except urllib.error.HTTPError as e:
-        raise ServerError(f"{url}: HTTP {e.code} {e.read().decode(errors='replace')[:500]}") from e
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise ServerError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from e
-
 
 def fetch_object_info(server: str) -> dict:
     return fetch_json(server.rstrip("/") + "/object_info", timeout=120)
 
 
-def runtime_env() -> dict:
-    """ACEPP_PYTHON / ACEPP_COMFY_ROOT / ACEPP_CACHE: from the environment when tools/runtime.sh was sourced,
-    else by sourcing it in a bash subprocess (which provisions the venv on a fresh machine)."""
-    keys = ("ACEPP_PYTHON", "ACEPP_COMFY_ROOT", "ACEPP_CACHE")
-    if all(os.environ.get(k) for k in keys):
-        return {k: os.environ[k] for k in keys}
-    script = f'source "{TOOLS / "runtime.sh"}" >&2 && ' + " && ".join(f'echo "{k}=${k}"' for k in keys)
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ServerError("tools/runtime.sh failed:\n" + proc.stderr[-2000:])
-    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    return {k: env[k] for k in keys}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class EmbeddedComfy:
-    """This project's ComfyUI with the pack linked in, on a free port, in a temporary base directory.
-
-    models_dir (optional) becomes the server's models/ folder (a symlink; nothing is written into it);
-    pack_dir is the node pack linked as custom_nodes/aceplusplus (this repository by default). Use as a
-    context manager; .url is the server address once started. The server log stays in the temp dir
-    (log_tail()) and is shown when start-up fails.
-    """
-
-    def __init__(self, models_dir: str | os.PathLike | None = None, startup_timeout: float = 240.0,
-                 log=None, pack_dir: str | os.PathLike = ROOT):
-        self.models_dir = Path(models_dir).resolve() if models_dir else None
-        self.pack_dir = Path(pack_dir).resolve()
-        self.startup_timeout = startup_timeout
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.proc: subprocess.Popen | None = None
-        self.base: Path | None = None
-        self.url = ""
-
-    def __enter__(self) -> "EmbeddedComfy":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return (self.base / "comfyui.log").read_text(errors="replace")[-chars:]
-        except (OSError, TypeError):
-            return ""
-
-    def pack_import_error(self) -> str:
-        """The server log's traceback of this pack's failed import ('' when there is none)."""
-        lines = self.log_tail(200_000).splitlines()
-        failed = [i for i, line in enumerate(lines) if "custom_nodes/aceplusplus" in line
-                  and (line.startswith("Cannot import") or "Error while calling comfy_entrypoint" in line)]
-        if not failed:
-            return ""
-        end = failed[-1]
-        start = max((i for i in range(end) if lines[i].startswith("Traceback")), default=end)
-        if not any("custom_nodes/aceplusplus" in line for line in lines[start:end]):
-            start = end  # no traceback of ours in the log (comfy_entrypoint errors are one line)
-        return "\n".join(lines[start:end + 1])
-
-    def start(self) -> str:
-        env = runtime_env()
-        if self.models_dir is not None and not self.models_dir.is_dir():
-            raise ServerError(f"models folder {self.models_dir} does not exist")
-        self.base = Path(tempfile.mkdtemp(prefix="acepp_comfy_"))
-        (self.base / "custom_nodes").mkdir()
-        os.symlink(self.pack_dir, self.base / "custom_nodes" / "aceplusplus", target_is_directory=True)
-        if self.models_dir is not None:
-            os.symlink(self.models_dir, self.base / "models", target_is_directory=True)
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        cmd = [env["ACEPP_PYTHON"], "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-               "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:",
-               "--disable-auto-launch"]
-        self.log(f"[ACE++] starting ComfyUI ({env['ACEPP_COMFY_ROOT']}) on {self.url}"
-                 + (f" with models from {self.models_dir}" if self.models_dir else ""))
-        logfile = open(self.base / "comfyui.log", "wb")
-        child_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env)
-        self.proc = subprocess.Popen(cmd, cwd=env["ACEPP_COMFY_ROOT"], stdout=logfile, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=child_env, start_new_session=True)
-        logfile.close()
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log_tail()
-                self.stop()
-                raise ServerError(f"ComfyUI exited with code {self.proc.returncode} during start-up:\n{tail}")
-            try:
-                fetch_json(self.url + "/system_stats", timeout=2)
-                return self.url
-            except ServerError:
-                time.sleep(0.3)
-        tail = self.log_tail()
-        self.stop()
-        raise ServerError(f"ComfyUI did not answer within {self.startup_timeout:.0f} s:\n{tail}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-        if self.base is not None:
-            shutil.rmtree(self.base, ignore_errors=True)
-            self.base = None
+# ===================================================================================================
 
 
 # ===================================================================================================
@@ -381,7 +243,6 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
     order = _topological(spec)
     ids = {nid: int(nid) for nid in spec["nodes"]}
     links: list[list] = []
-    out_links: dict[tuple[str, int], list[int]] = defaultdict(list)
     nodes: dict[str, dict] = {}
 
     for nid in sorted(spec["nodes"], key=lambda n: ids[n]):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,13 +25,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PACK_LINK_NAME, PACK_MODULE, BaseLayout, comfy_root
+from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+from comfy_process import EmbeddedComfy, ServerError  # noqa: E402  (tools/ is not a package)
 
 START_TIMEOUT_S = float(os.environ.get("ACEPP_SERVER_START_TIMEOUT", "60"))
-
-
-class ServerError(RuntimeError):
-    """The server did not start, died, or answered something unexpected."""
 
 
 class PromptRejected(AssertionError):
@@ -61,100 +58,48 @@ class PromptFailed(AssertionError):
                          + (f"\n--- server log tail ---\n{log_tail}" if log_tail else ""))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n_chars: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - n_chars))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _python() -> str:
     return os.environ.get("ACEPP_PYTHON") or sys.executable
 
 
 class ComfyServer:
-    """One ComfyUI server process on 127.0.0.1 with ``layout`` as its base directory."""
+    """One ComfyUI server process on 127.0.0.1 with ``layout`` as its base directory.
 
-    def __init__(self, layout: BaseLayout, log_path: Path, port: int | None = None):
+    The process itself (start, wait for /system_stats, stop by PID) is tools/comfy_process.EmbeddedComfy,
+    the same code the demo and the headless client use; this class adds the test-side HTTP helpers.
+    """
+
+    def __init__(self, layout: BaseLayout, log_path: Path):
         self.layout = layout
         self.log_path = Path(log_path)
-        self.port = port or free_port()
-        self.proc: subprocess.Popen | None = None
-        self._log_file = None
-        self.start_seconds: float | None = None
+        self.process = EmbeddedComfy(base=layout.base, log_path=log_path, startup_timeout=START_TIMEOUT_S,
+                                     log=lambda msg: None)
 
     # ---------------------------------------------------------------- process
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.process.url
 
-    def command(self) -> list[str]:
-        return [_python(), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-                "--base-directory", str(self.layout.base), "--database-url", "sqlite:///:memory:",
-                "--disable-auto-launch"]
+    @property
+    def start_seconds(self) -> float | None:
+        return self.process.start_seconds
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> "ComfyServer":
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(self.command(), cwd=str(comfy_root()), stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        deadline = t0 + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise ServerError(f"ComfyUI exited with code {self.proc.returncode} during start-up; "
-                                  f"log tail:\n{self.log_tail()}")
-            try:
-                self.get_json("/system_stats", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerError(f"ComfyUI did not answer GET /system_stats within {timeout:.0f} s; "
-                                  f"log tail:\n{self.log_tail()}")
-            time.sleep(0.25)
-        self.start_seconds = time.monotonic() - t0
+    def start(self) -> "ComfyServer":
+        self.process.start()
         return self
 
-    def stop(self, grace: float = 10.0) -> int | None:
-        """Terminate the server process by PID (SIGTERM, then SIGKILL after ``grace`` seconds)."""
-        proc, self.proc = self.proc, None
-        code = None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(grace)
-            code = proc.returncode
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return code
+    def stop(self) -> int | None:
+        return self.process.stop()
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.process.pid
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process.alive()
 
     def log_tail(self, n_chars: int = 6000) -> str:
-        return _tail(self.log_path, n_chars)
+        return self.process.log_tail(n_chars)
 
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
