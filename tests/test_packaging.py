@@ -61,3 +61,11 @@ def test_nothing_heavy_or_generated_is_tracked():
     for name in files:
         assert (ROOT / name).stat().st_size <= 1024 * 1024, name
         assert not name.endswith((".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")), name
+
+
+def test_frontend_extension_is_served(live_server):
+    import urllib.request
+    with urllib.request.urlopen(f"{live_server.base_url}/extensions/aceplusplus/acepp.js", timeout=30) as resp:
+        script = resp.read().decode()
+    assert resp.status == 200 and "window.comfyAPI" in script and 'registerExtension' in script
+    assert "ACEPP_LoraLoader" in script and "ACEPP_FFTLoader" in script

@@ -137,6 +137,8 @@ def test_mask_semantics():
     assert torch.all(normalize_mask(None, img) == 1)
     assert torch.all(normalize_mask(torch.zeros(1, 64, 64), img) == 1)  # LoadImage placeholder
     assert torch.all(normalize_mask(torch.zeros(1, 100, 80), img) == 1)  # all-zero = whole image
+    assert torch.all(normalize_mask(torch.ones(1, 100, 80), img) == 1)  # all-one = whole image too
+    assert torch.all(normalize_mask(torch.zeros(1, 64, 64), image(64, 64)) == 1)  # a 64x64 image's empty mask
     half = torch.zeros(1, 100, 80)
     half[:, :, 40:] = 1
     got = normalize_mask(half, img)
