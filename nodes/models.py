@@ -15,6 +15,7 @@ from comfy_api.v0_0_2 import io, ui
 import comfy.lora
 import comfy.lora_convert
 import comfy.model_base
+import comfy.patcher_extension
 import comfy.sd
 import comfy.utils
 import folder_paths
@@ -67,6 +68,39 @@ def require_family(model, family: ModelFamily, node: str) -> None:
         return
     hint = SWAP_HINT[found] if found is not None else f"load {FAMILY_NAMES[family]} instead"
     raise AcePlusError(f"{node} needs {FAMILY_NAMES[family]} but the model is {describe_model(model)}; {hint}.")
+
+
+LATENT_CHANNELS, MASK_CHANNELS = 16, 64
+GUARD_KEY = "acepp_conditioning_guard"
+
+
+def guard_conditioning(model, family: ModelFamily) -> None:
+    """Make `model` (a patcher this pack owns) check its conditioning before sampling starts.
+
+    The conditioning nodes of this pack check the model they are given, but a user can wire ComfyUI's stock
+    InpaintModelConditioning, or sample a different model than the one conditioned. Without this the
+    mismatch surfaces as a matrix-shape error inside the first sampling step.
+    """
+    def image_channels(f: ModelFamily) -> int:
+        return f.value - LATENT_CHANNELS - MASK_CHANNELS  # what the conditioning must bring: 16 Fill, 32 FFT
+
+    def check_before_sampling(executor, *args, **kwargs):
+        for conds in executor.class_obj.conds.values():
+            for cond in conds or []:
+                latent = cond.get("concat_latent_image")
+                # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
+                channels = latent.shape[1] if latent is not None else LATENT_CHANNELS
+                if channels != image_channels(family):
+                    made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels),
+                                    "another model")
+                    raise AcePlusError(
+                        f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
+                        f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
+                        "only fits FLUX.1-Fill-dev).")
+        return executor(*args, **kwargs)
+
+    if GUARD_KEY not in model.wrappers.get(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, {}):
+        model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, GUARD_KEY, check_before_sampling)
 
 
 def find_model_file(folder: str, name: str, download: ModelFile | None = None) -> str:
@@ -178,6 +212,7 @@ class LoraLoader(io.ComfyNode):
             path, shown = find_model_file("loras", release.name, release), release.name
         require_family(model, ModelFamily.FILL, "ACE++ LoRA Loader")
         patched, coverage = apply_lora(model, load_state_dict(path), strength)
+        guard_conditioning(patched, ModelFamily.FILL)
         report = coverage.summary(shown)
         if not coverage.complete and on_mismatch == "error":
             raise AcePlusError(report + " Set on_mismatch to 'warn' to use it anyway.")
@@ -224,6 +259,7 @@ class FFTLoader(io.ComfyNode):
             raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
                                f"ace_plus_fft.safetensors ({MODEL_FILES['fft'].url}).")
         require_family(model, ModelFamily.FFT, "ACE++ FFT Loader")
+        guard_conditioning(model, ModelFamily.FFT)
         report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(map(str, stored)))}."
         if any(d.itemsize == 1 for d in stored):
             report += " WARNING: fp8 FFT weights are known to give broken colours; use the bf16 file."

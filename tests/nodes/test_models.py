@@ -59,6 +59,8 @@ def test_released_loras_apply_completely_on_a_clone(comfy, fx, fill_model, verti
     assert report.startswith(f"{file}: all ") and "applied" in report
     assert patched is not fill_model and patched.model is fill_model.model  # a ModelPatcher clone
     assert len(patched.patches) == len(fx.lora_modules()) and len(fill_model.patches) == 0
+    assert "acepp_conditioning_guard" in patched.wrappers["outer_sample"]  # on the clone only:
+    assert "acepp_conditioning_guard" not in fill_model.wrappers.get("outer_sample", {})
 
 
 def test_stacked_loras_add_up(comfy, fill_model):
@@ -193,3 +195,29 @@ def test_comfyui_model_list_is_never_changed(comfy_root, fill_model, fft_model):
         cwd=comfy_root, capture_output=True, text=True, check=True,
     ).stdout.strip().splitlines()[-1]
     assert ",".join(c.__name__ for c in supported.models) == fresh
+
+
+def sample(comfy, model, positive, negative, latent):
+    return comfy.call("KSampler", model=model, seed=0, steps=1, cfg=1.0, sampler_name="euler", scheduler="normal",
+                      positive=positive, negative=negative, latent_image=latent, denoise=1.0)
+
+
+def test_sampling_guard_catches_stock_conditioning_on_the_fft_model(comfy, fft_model, vae, cond):
+    canvas, mask = canvas_inputs()
+    positive, negative, latent = comfy.call("InpaintModelConditioning", positive=cond, negative=cond, vae=vae,
+                                            pixels=canvas, mask=mask, noise_mask=False)
+    with pytest.raises(ValueError, match=r"16-channel image latent, made for FLUX.1-Fill-dev .*ACE\+\+ FFT Conditioning"):
+        sample(comfy, fft_model, positive, negative, latent)
+
+
+def test_sampling_guard_catches_fft_conditioning_on_a_lora_fill_model(comfy, fill_model, fft_model, vae, cond):
+    canvas, mask = canvas_inputs()
+    fill_lora = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="local_editing",
+                           lora_name="(released file for the vertical)", strength=1.0, on_mismatch="error")[0]
+    positive, negative, latent = comfy.call("ACEPP_FFTConditioning", model=fft_model, positive=cond, negative=cond,
+                                            vae=vae, canvas=canvas, canvas_mask=mask, repainting_scale=0.0,
+                                            noise_mask=False)
+    with pytest.raises(ValueError, match=r"32-channel image latent, made for the ACE\+\+ FFT model .*ACE\+\+ Fill Conditioning"):
+        sample(comfy, fill_lora, positive, negative, latent)
+    (samples,) = sample(comfy, fft_model, positive, negative, latent)  # the right pairing samples
+    assert samples["samples"].shape == latent["samples"].shape and torch.isfinite(samples["samples"]).all()
