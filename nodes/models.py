@@ -24,6 +24,7 @@ from ..lcu.layout import AcePlusError
 from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
 from .types import CATEGORY
 
+
 class ModelFamily(enum.Enum):
     """FLUX input channels per latent pixel, before the 2x2 patchify."""
 
