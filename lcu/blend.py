@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from .control import to_rgb
+from .images import to_rgb
 from .layout import AcePlusError
 
 MIN_CONTEXT_PIXELS = 16  # match_color needs at least this much reference weight per image

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 
-from .control import to_rgb
+from .images import as_image_batch, broadcast_batch, resize_image
 from .layout import AcePlusError, CanvasLayout, EditSource, Rect
 from .masks import binarize, model_mask, normalize_mask
 from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, centre_crop_aspect,
@@ -27,42 +25,6 @@ class Canvas:
     image: torch.Tensor  # [B, H, W, 3]
     mask: torch.Tensor  # [B, H, W], binary, 1 = generate
     layout: CanvasLayout
-
-
-def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize a [B, H, W, C] image: antialiased bilinear when shrinking, bicubic when enlarging."""
-    if image.shape[1:3] == (height, width):
-        return image
-    x = rearrange(image, "b h w c -> b c h w")
-    if height <= image.shape[1] and width <= image.shape[2]:
-        x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    else:
-        x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
-    return rearrange(x, "b c h w -> b h w c").clamp(0.0, 1.0)
-
-
-def as_image_batch(image, what: str) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
-        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise AcePlusError(f"the {what} must be an IMAGE batch [batch, height, width, channels]; got {shape}.")
-    if image.dim() == 3:
-        image = image.unsqueeze(0)
-    if image.shape[-1] not in (1, 3, 4):
-        raise AcePlusError(f"the {what} has {image.shape[-1]} channels; give a grayscale, RGB or RGBA IMAGE.")
-    if image.shape[0] == 0:
-        raise AcePlusError(f"the {what} batch is empty.")
-    return to_rgb(image.float())
-
-
-def broadcast_batch(image: torch.Tensor, batch: int, what: str) -> torch.Tensor:
-    if image.shape[0] == batch:
-        return image
-    if image.shape[0] == 1:
-        return image.expand(batch, *image.shape[1:])
-    raise AcePlusError(
-        f"the {what} has a batch of {image.shape[0]} but the edit image has {batch}; "
-        f"give 1 (used for every image) or {batch}."
-    )
 
 
 def context_region(mask: torch.Tensor, margin: int) -> Rect:

@@ -14,26 +14,11 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
+from .images import broadcast_batch, check_aspect, resize_image, resize_mask, to_rgb
 from .layout import AcePlusError
-from .masks import same_aspect
+from .masks import binarize
 
 CONTROL_KINDS = ("gray", "mosaic", "canny")
-
-
-def to_rgb(image: torch.Tensor) -> torch.Tensor:
-    """An IMAGE [B, H, W, C] with 3 channels: C=1 is repeated, C=4 loses its alpha, C=3 is returned as is."""
-    if not isinstance(image, torch.Tensor) or image.ndim != 4:
-        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise AcePlusError(f"expected an IMAGE shaped [batch, height, width, channels], got {shape}; "
-                           "connect an IMAGE output here (a MASK needs a 'Convert Mask to Image' node first)")
-    channels = image.shape[-1]
-    if channels == 3:
-        return image
-    if channels == 1:
-        return repeat(image, "b h w 1 -> b h w c", c=3)
-    if channels == 4:
-        return image[..., :3]
-    raise AcePlusError(f"an image has {channels} channels; give an RGB (3), greyscale (1) or RGBA (4) image")
 
 
 def _channels_first(image: torch.Tensor) -> torch.Tensor:
@@ -100,24 +85,6 @@ def make_control_map(image: torch.Tensor, kind: str, **params) -> torch.Tensor:
     return _MAKERS[key](image, **params)
 
 
-def _fit(t: torch.Tensor, height: int, width: int, what: str) -> torch.Tensor:
-    """Resize [B, C, H, W] to height x width (bilinear, antialiased) when the aspect ratio agrees."""
-    h, w = t.shape[-2:]
-    if (h, w) == (height, width):
-        return t
-    if not same_aspect((h, w), (height, width)):
-        raise AcePlusError(f"the {what} is {w}x{h} but the image is {width}x{height}, another aspect ratio; "
-                           f"make the {what} from this image or resize/crop it to {width}x{height}")
-    out = F.interpolate(t, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    return out.clamp(0.0, 1.0)
-
-
-def _check_batch(n: int, batch: int, what: str) -> None:
-    if n not in (1, batch):
-        raise AcePlusError(f"the {what} has a batch of {n} but the image has a batch of {batch}; "
-                           f"give one {what} for all images or exactly {batch}")
-
-
 def composite_control(image: torch.Tensor, control: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """`image` with `control` pasted where the mask (binarised at 0.5, >= 0.5 is in) is 1.
 
@@ -126,15 +93,14 @@ def composite_control(image: torch.Tensor, control: torch.Tensor, mask: torch.Te
     """
     image = to_rgb(image)
     batch, height, width, _ = image.shape
-    ctrl = _channels_first(control).to(device=image.device, dtype=image.dtype)
-    _check_batch(ctrl.shape[0], batch, "control map")
-    ctrl = _channels_last(_fit(ctrl, height, width, "control map"))
+    control = to_rgb(control).to(device=image.device, dtype=image.dtype)
+    check_aspect(tuple(control.shape[1:3]), (height, width), "control map")
+    control = broadcast_batch(resize_image(control, height, width), batch, "control map")
 
     if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise AcePlusError(f"expected a MASK shaped [batch, height, width], got {shape}")
-    m = mask if mask.ndim == 3 else mask.unsqueeze(0)
-    _check_batch(m.shape[0], batch, "mask")
-    m = rearrange(m.to(device=image.device, dtype=torch.float32), "b h w -> b 1 h w")
-    m = rearrange(_fit(m, height, width, "mask"), "b 1 h w -> b h w 1") >= 0.5
-    return torch.where(m, ctrl, image)
+    m = (mask if mask.ndim == 3 else mask.unsqueeze(0)).to(device=image.device, dtype=torch.float32)
+    check_aspect(tuple(m.shape[1:3]), (height, width), "mask")
+    inside = broadcast_batch(binarize(resize_mask(m, height, width)), batch, "mask").unsqueeze(-1) > 0
+    return torch.where(inside, control, image)

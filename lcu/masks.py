@@ -12,25 +12,11 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
+from .images import broadcast_batch, check_aspect, resize_mask
 from .layout import AcePlusError
 
 PLACEHOLDER_SIZE = 64  # LoadImage returns a 64x64 zero mask when the image has no alpha channel
-ASPECT_TOLERANCE = 0.01
-
-
-def same_aspect(a_hw: tuple[int, int], b_hw: tuple[int, int]) -> bool:
-    return abs(a_hw[1] / a_hw[0] - b_hw[1] / b_hw[0]) <= ASPECT_TOLERANCE * (b_hw[1] / b_hw[0])
-
-
-def resize_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Area-style resize of a [B, H, W] mask (antialiased when shrinking), values stay in 0..1."""
-    if mask.shape[-2:] == (height, width):
-        return mask
-    out = F.interpolate(rearrange(mask, "b h w -> b 1 h w"), size=(height, width), mode="bilinear",
-                        antialias=True, align_corners=False)
-    return rearrange(out, "b 1 h w -> b h w").clamp(0.0, 1.0)
 
 
 def binarize(mask: torch.Tensor) -> torch.Tensor:
@@ -71,19 +57,8 @@ def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str 
     mask = mask.to(image.dtype).clamp(0.0, 1.0)
     if is_placeholder(mask, (height, width)):
         return image.new_ones(batch, height, width)
-    if mask.shape[0] not in (1, batch):
-        raise AcePlusError(
-            f"the {what} has {mask.shape[0]} masks for {batch} images; give one mask (used for every image) "
-            f"or exactly {batch}."
-        )
-    if mask.shape[-2:] != (height, width):
-        if not same_aspect(tuple(mask.shape[-2:]), (height, width)):
-            raise AcePlusError(
-                f"the {what} is {mask.shape[2]}x{mask.shape[1]} but its image is {width}x{height} "
-                "(another aspect ratio); paint the mask on this image or resize it to the image size."
-            )
-        mask = resize_mask(mask, height, width)
-    mask = mask.expand(batch, height, width).clone()
+    check_aspect(tuple(mask.shape[-2:]), (height, width), what)
+    mask = broadcast_batch(resize_mask(mask, height, width), batch, what).clone()
     # Per image: nothing to generate means "regenerate the whole target".
     empty = binarize(mask).flatten(1).amax(dim=1) == 0
     mask[empty] = 1.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .blend import blend_mask, grow_mask, match_color
-from .canvas import as_image_batch, resize_image
+from .images import as_image_batch, resize_image
 from .layout import AcePlusError, CanvasLayout
 from .masks import binarize
 

@@ -149,7 +149,7 @@ def test_mask_semantics():
     assert normalize_mask(torch.ones(1, 50, 40), img).shape == (2, 100, 80)  # same aspect: resized
     with pytest.raises(AcePlusError, match="aspect ratio"):
         normalize_mask(torch.ones(1, 50, 50), img)
-    with pytest.raises(AcePlusError, match="3 masks for 2 images"):
+    with pytest.raises(AcePlusError, match="mask has a batch of 3 but the image has a batch of 2"):
         normalize_mask(torch.ones(3, 100, 80), img)
 
 

@@ -4,8 +4,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lcu.control import (CONTROL_KINDS, canny_map, composite_control, gray_map, make_control_map, mosaic_map,
-                         to_rgb)
+from lcu.control import CONTROL_KINDS, canny_map, composite_control, gray_map, make_control_map, mosaic_map
+from lcu.images import to_rgb
 from lcu.layout import AcePlusError
 
 

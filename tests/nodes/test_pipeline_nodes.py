@@ -46,7 +46,7 @@ def test_add_reference_chain_keeps_order(comfy):
 def test_canvas_node_errors_are_prefixed_and_actionable(comfy):
     with pytest.raises(ValueError, match=r"^\[ACE\+\+\] reference generation needs at least one reference"):
         canvas(comfy)
-    with pytest.raises(ValueError, match=r"\[ACE\+\+\] the mask is 50x50 but its image is 80x100"):
+    with pytest.raises(ValueError, match=r"\[ACE\+\+\] the mask is 50x50 but the image is 80x100, another aspect"):
         canvas(comfy, edit_image=rand_image(100, 80), mask=torch.ones(1, 50, 50))
 
 

@@ -1,0 +1,85 @@
+"""ComfyUI's tensor conventions, enforced once: IMAGE is [B, H, W, C] in 0..1, MASK is [B, H, W] in 0..1.
+
+Channel conversion, batch broadcasting, resizing and the "same aspect ratio or error" rule that every
+lcu module (canvas, masks, control maps, stitch, blend) applies to what users wire in.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+
+from .layout import AcePlusError
+
+ASPECT_TOLERANCE = 0.01
+
+
+def to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """An IMAGE [B, H, W, C] with 3 channels: C=1 is repeated, C=4 loses its alpha, C=3 is returned as is."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise AcePlusError(f"expected an IMAGE shaped [batch, height, width, channels], got {shape}; "
+                           "connect an IMAGE output here (a MASK needs a 'Convert Mask to Image' node first)")
+    channels = image.shape[-1]
+    if channels == 3:
+        return image
+    if channels == 1:
+        return repeat(image, "b h w 1 -> b h w c", c=3)
+    if channels == 4:
+        return image[..., :3]
+    raise AcePlusError(f"an image has {channels} channels; give an RGB (3), greyscale (1) or RGBA (4) image")
+
+
+def as_image_batch(image, what: str) -> torch.Tensor:
+    """A user's IMAGE (a single [H, W, C] image too) as a float RGB batch; errors name the input."""
+    if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise AcePlusError(f"the {what} must be an IMAGE batch [batch, height, width, channels]; got {shape}.")
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.shape[0] == 0:
+        raise AcePlusError(f"the {what} batch is empty.")
+    return to_rgb(image.float())
+
+
+def broadcast_batch(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
+    """`t` (an IMAGE or MASK) with `batch` items: a batch of 1 serves every image, any other size is an error."""
+    if t.shape[0] == batch:
+        return t
+    if t.shape[0] == 1:
+        return t.expand(batch, *t.shape[1:])
+    raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but the image has a batch of {batch}; "
+                       f"give 1 (used for every image) or {batch}.")
+
+
+def same_aspect(a_hw: tuple[int, int], b_hw: tuple[int, int]) -> bool:
+    return abs(a_hw[1] / a_hw[0] - b_hw[1] / b_hw[0]) <= ASPECT_TOLERANCE * (b_hw[1] / b_hw[0])
+
+
+def check_aspect(hw: tuple[int, int], image_hw: tuple[int, int], what: str) -> None:
+    """Another size is fine (it gets resized); another aspect ratio is an error naming both sizes."""
+    if not same_aspect(hw, image_hw):
+        (h, w), (height, width) = hw, image_hw
+        raise AcePlusError(f"the {what} is {w}x{h} but the image is {width}x{height}, another aspect ratio; "
+                           f"make the {what} from this image or resize/crop it to {width}x{height}.")
+
+
+def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize a [B, H, W, C] image: antialiased bilinear when shrinking, bicubic when enlarging."""
+    if image.shape[1:3] == (height, width):
+        return image
+    x = rearrange(image, "b h w c -> b c h w")
+    if height <= image.shape[1] and width <= image.shape[2]:
+        x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    else:
+        x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
+    return rearrange(x, "b c h w -> b h w c").clamp(0.0, 1.0)
+
+
+def resize_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize a [B, H, W] mask (antialiased when shrinking); values stay in 0..1."""
+    if mask.shape[-2:] == (height, width):
+        return mask
+    out = F.interpolate(rearrange(mask, "b h w -> b 1 h w"), size=(height, width), mode="bilinear",
+                        antialias=True, align_corners=False)
+    return rearrange(out, "b 1 h w -> b h w").clamp(0.0, 1.0)
