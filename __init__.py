@@ -6,7 +6,7 @@ outside ComfyUI (pytest collects the repository root as a package while testing 
 Node IDs (stable forever, prefixed ACEPP_) are listed in nodes/__init__.py.
 """
 
-WEB_DIRECTORY = "./web/js"
+WEB_DIRECTORY = "./web"
 
 
 async def comfy_entrypoint():

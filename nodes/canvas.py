@@ -30,7 +30,9 @@ class AddReference(io.ComfyNode):
                                  tooltip="References added so far (from another ACE++ Add Reference); leave empty "
                                          "to start a new list."),
             ],
-            outputs=[References.Output(display_name="references")],
+            outputs=[References.Output(display_name="references",
+                                       tooltip="The references so far plus this image. Connect to ACE++ Canvas "
+                                               "more_references, or to another ACE++ Add Reference.")],
         )
 
     @classmethod
@@ -87,9 +89,15 @@ class CanvasBuilder(io.ComfyNode):
                                      "bounding box (clamped to the image)."),
             ],
             outputs=[
-                io.Image.Output(display_name="canvas"),
-                io.Mask.Output(display_name="canvas_mask"),
-                Layout.Output(display_name="layout"),
+                io.Image.Output(display_name="canvas",
+                                tooltip="The LCU++ canvas: references on the left, the target on the right, within "
+                                        "token_budget. Connect to the canvas input of ACE++ Fill/FFT Conditioning."),
+                io.Mask.Output(display_name="canvas_mask",
+                               tooltip="Where the model generates: 1 on the target's (binarised) mask, 0 on every "
+                                       "reference. Connect to the canvas_mask input of ACE++ Fill/FFT Conditioning."),
+                Layout.Output(display_name="layout",
+                              tooltip="Where every panel sits, plus the original edit image and mask. Connect to "
+                                      "ACE++ Stitch to get the result back at full size."),
             ],
         )
 

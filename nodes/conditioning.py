@@ -44,8 +44,17 @@ NOISE_MASK = io.Boolean.Input(
     "noise_mask", default=False,
     tooltip="Also restrict sampling to the mask (ComfyUI noise mask). ACE++ itself regenerates the whole canvas "
             "(off); on keeps the references and unmasked latents fixed.")
-OUTPUTS = [io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative"),
-           io.Latent.Output(display_name="latent")]
+OUTPUTS = [
+    io.Conditioning.Output(display_name="positive",
+                           tooltip="The positive conditioning with the canvas latent and mask attached. Connect to "
+                                   "KSampler positive."),
+    io.Conditioning.Output(display_name="negative",
+                           tooltip="The negative conditioning with the same canvas latent and mask. Connect to "
+                                   "KSampler negative."),
+    io.Latent.Output(display_name="latent",
+                     tooltip="The starting latent at the canvas size (the encoded canvas with a noise mask when "
+                             "noise_mask is on). Connect to KSampler latent_image, with denoise 1."),
+]
 
 
 class FillConditioning(io.ComfyNode):

@@ -38,7 +38,14 @@ class ControlMap(io.ComfyNode):
                 io.Float.Input("canny_high", default=0.2, min=0.01, max=0.99, step=0.01,
                                tooltip="kind = canny: high hysteresis threshold."),
             ],
-            outputs=[io.Image.Output(display_name="edit_image"), io.Image.Output(display_name="control_map")],
+            outputs=[
+                io.Image.Output(display_name="edit_image",
+                                tooltip="The image with the control map pasted inside the mask (every pixel outside "
+                                        "is unchanged). Connect to the edit_image input of ACE++ Canvas."),
+                io.Image.Output(display_name="control_map",
+                                tooltip="The control map of the whole image, for preview (kind = external: "
+                                        "control_image as connected)."),
+            ],
         )
 
     @classmethod

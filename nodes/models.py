@@ -198,7 +198,15 @@ class LoraLoader(io.ComfyNode):
                                tooltip="What to do when LoRA tensors do not map onto the model: stop with an "
                                        "error, or go on and show the warning on this node."),
             ],
-            outputs=[io.Model.Output(display_name="model"), io.String.Output(display_name="report")],
+            outputs=[
+                io.Model.Output(display_name="model",
+                                tooltip="FLUX.1-Fill-dev with the LoRA applied (a patched clone) that also checks its "
+                                        "conditioning when sampling starts. Connect to ACE++ Fill Conditioning and "
+                                        "KSampler, or to another ACE++ LoRA Loader to stack LoRAs."),
+                io.String.Output(display_name="report",
+                                 tooltip="How the LoRA applied: all tensors applied, or how many match no layer of "
+                                         "the model (also shown on the node)."),
+            ],
         )
 
     @classmethod
@@ -240,7 +248,14 @@ class FFTLoader(io.ComfyNode):
                                tooltip="bf16 (recommended) or fp32. The FLUX Fill family does not run in fp16, "
                                        "and fp8 FFT weights are known to break colours."),
             ],
-            outputs=[io.Model.Output(display_name="model"), io.String.Output(display_name="report")],
+            outputs=[
+                io.Model.Output(display_name="model",
+                                tooltip="The ACE++ FFT model (448 inputs), checked, that also checks its conditioning "
+                                        "when sampling starts. Connect to ACE++ FFT Conditioning and KSampler."),
+                io.String.Output(display_name="report",
+                                 tooltip="The file, its 448 inputs and the dtypes it is stored in, with a warning for "
+                                         "fp8 weights (also shown on the node)."),
+            ],
         )
 
     @classmethod

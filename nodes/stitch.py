@@ -27,8 +27,12 @@ class Stitch(io.ComfyNode):
                                          "showed on the unmasked context around it."),
             ],
             outputs=[
-                io.Image.Output(display_name="image"),
-                io.Mask.Output(display_name="blend_mask"),
+                io.Image.Output(display_name="image",
+                                tooltip="The result at the target's full size: the generated image, or for edits the "
+                                        "original with the generated area blended in (unchanged outside blend_mask)."),
+                io.Mask.Output(display_name="blend_mask",
+                               tooltip="The mask the result was blended through, at the target's size (grown, "
+                                       "feathered, 0 outside the region the model saw; all ones for generation)."),
             ],
         )
 

@@ -5,6 +5,8 @@ Fixtures (all built once per session, on first use):
     fixtures_dir    models folder built by tools/fixtures.py (cached in $ACEPP_CACHE/fixtures/models)
     comfy           harness.inprocess.InProcessComfy: node(), call(), run_graph(), free() ...
     live_server     harness.server.ComfyServer: post_prompt(), wait(), outputs(), upload_image() ...
+    pack_archive    Path of the Comfy Registry zip under test (ACEPP_ARCHIVE from tools/test.sh, else built by
+                    tools/pack.py); the ComfyUI fixtures load the copy installed from it (ACEPP_PACK_DIR)
 Tests using ``comfy`` get the ``inprocess`` marker, tests using ``live_server`` the ``live`` marker
 (``-m "not live"`` skips the server). A failing test that used the live server gets the tail of the
 server log attached to its report.
@@ -37,6 +39,23 @@ def fixtures_dir(comfy_root):
     path = _fixtures_dir()
     _TIMINGS["fixture models ready (s)"] = time.perf_counter() - t0
     return path
+
+
+@pytest.fixture(scope="session")
+def pack_archive(tmp_path_factory):
+    """The Comfy Registry archive under test: ACEPP_ARCHIVE (built by tools/test.sh), else built now."""
+    from pathlib import Path
+
+    from harness import REPO_ROOT
+
+    if os.environ.get("ACEPP_ARCHIVE"):
+        return Path(os.environ["ACEPP_ARCHIVE"])
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("acepp_tools_pack", REPO_ROOT / "tools" / "pack.py")
+    pack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack)
+    return pack.build(tmp_path_factory.mktemp("archive") / "node.zip")
 
 
 @pytest.fixture(scope="session")

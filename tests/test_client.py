@@ -1,6 +1,8 @@
-"""tools/acepp_client.py as a user runs it (a subprocess): a real run against the live ComfyUI, batches,
-and one clear message + documented exit code for each kind of bad input. A small fake server covers
-what a real one will not do on request (malicious output names, no websocket)."""
+"""The headless client as a user runs it: `python <installed pack folder>/client ...` (a subprocess, from the
+copy of the pack the suite installed from the packed archive), against the live ComfyUI: runs, batches, a
+batch spread over two servers one of which dies, resuming, and one clear message + documented exit code for
+each kind of bad input. A small fake server covers what a real one will not do on request (malicious output
+names, no websocket)."""
 from __future__ import annotations
 
 import functools
@@ -16,16 +18,17 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import acepp_client as client  # noqa: E402
-from comfy_process import free_port  # noqa: E402
+from harness import pack_dir  # noqa: E402
 from test_workflows import _images  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
 
-CLIENT = ROOT / "tools" / "acepp_client.py"
+from client import catalog, errors as client  # noqa: E402  (client.EXIT_*: the documented exit codes)
+from client.images import prepare_images  # noqa: E402
+from client.process import free_port  # noqa: E402
+
+CLIENT = pack_dir() / "client"  # the installed copy when the suite runs on the packed archive
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +59,9 @@ def test_list_names_every_workflow_and_its_inputs():
     proc = run_client("list")
     assert proc.returncode == 0, proc.stderr
     for wid, spec in WORKFLOWS.items():
-        assert f"{wid}:" in proc.stdout
+        assert f"{wid}: {spec['title']}  (in ComfyUI: {spec['card']}.json)" in proc.stdout
+    # The command a user of this very install has: this Python and this folder, whatever it is called.
+    assert f"Run one: {Path(sys.executable).name} {CLIENT} run WORKFLOW" in proc.stdout
     block = proc.stdout.split("face_swap:")[1].split("\n\n")[0]
     assert "--input reference=FILE" in block and "--input edit_image=FILE" in block and "--input mask=FILE" in block
     assert "--input edit_image" not in proc.stdout.split("portrait_generation:")[1].split("\n")[2]
@@ -79,7 +84,7 @@ def test_run_batch_of_seeds_writes_only_under_out(server, images, tmp_path):
                       "--steps", 2, "--width", 64, "--height", 48, "--out", out, cwd=cwd)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     saved = sorted(out.rglob("*.png"))
-    assert len(saved) == 2
+    assert saved == [out / "portrait_generation_seed11.png", out / "portrait_generation_seed12.png"]
     assert "DualCLIPLoader replaced by CLIPLoader" in proc.stderr
     for path in saved:
         assert str(path) in proc.stdout
@@ -100,6 +105,7 @@ def test_run_input_set_and_set_override(server, images, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "local_editing_job_a_seed5" in proc.stdout
     (saved,) = out.rglob("*.png")
+    assert saved == out / "local_editing_job_a_seed5.png"
     from PIL import Image
 
     with Image.open(saved) as im, Image.open(images["edit_image"]) as edit:
@@ -183,6 +189,19 @@ def test_embedded_without_models_folder(images, tmp_path):
     assert proc.returncode == client.EXIT_USAGE and "does not exist" in proc.stderr
 
 
+def test_embedded_run_starts_and_stops_its_own_comfyui(fixtures_dir, comfy_root, images, tmp_path):
+    out = tmp_path / "o"
+    proc = run_client("run", "subject_generation", "--embedded", "--cpu", "--comfyui", comfy_root,
+                      "--models", fixtures_dir, "--input", f"reference={images['reference']}", "--steps", 1,
+                      "--width", 32, "--height", 32, "--seed", 4, "--out", out, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"starting ComfyUI from {comfy_root}" in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["subject_generation_seed4.png"]
+    port = proc.stdout.split(" on http://127.0.0.1:")[1].split()[0]
+    with pytest.raises(OSError):  # stopped afterwards
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/system_stats", timeout=5)
+
+
 def test_server_validation_error_prints_node_errors(server, images, tmp_path):
     proc = run_client("run", "subject_generation", "--server", server, "--input", f"reference={images['reference']}",
                       "--set", "13.sampler_name=no_such_sampler", "--steps", 2, "--out", tmp_path / "o")
@@ -247,6 +266,7 @@ class FakeComfy:
         app = web.Application()
         app.router.add_get("/system_stats", functools.partial(reply, {"system": {}}))
         app.router.add_get("/object_info/DualCLIPLoader", functools.partial(reply, {}))
+        app.router.add_get("/queue", functools.partial(reply, {"queue_running": [], "queue_pending": []}))
         app.router.add_post("/upload/image", self.upload)
         app.router.add_post("/prompt", self.prompt)
         app.router.add_get("/history/{pid}", self.get_history)
@@ -351,7 +371,7 @@ def test_polls_history_when_the_websocket_fails(images, tmp_path):
                           f"reference={images['reference']}", "--out", tmp_path / "out", timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "polling /history" in proc.stderr
-    assert (tmp_path / "out" / "ACE++" / "ACE_result_00001_.png").read_bytes() == b"\x89PNG fake"
+    assert (tmp_path / "out" / "subject_generation_seed20250421.png").read_bytes() == b"\x89PNG fake"
 
 
 def test_mask_becomes_the_alpha_of_the_edit_image(images, tmp_path):
@@ -361,9 +381,9 @@ def test_mask_becomes_the_alpha_of_the_edit_image(images, tmp_path):
     import numpy as np
     from PIL import Image
 
-    spec = WORKFLOWS["subject_editing"]
+    spec = catalog.load("subject_editing")
     files = {"reference": images["reference"], "edit_image": images["edit_image"], "mask": images["mask"]}
-    prepared = client.prepare_images(spec, files)
+    prepared = prepare_images(spec, files)
     assert set(prepared) == {"reference", "edit_image"}
     edit = Image.open(io.BytesIO(prepared["edit_image"]))
     assert edit.mode == "RGBA"
@@ -373,10 +393,97 @@ def test_mask_becomes_the_alpha_of_the_edit_image(images, tmp_path):
     # A half-size mask of the same aspect ratio is scaled up; an RGBA edit image without a mask keeps its alpha.
     small = tmp_path / "small_mask.png"
     Image.fromarray(mask[::2, ::2]).save(small)
-    scaled = Image.open(io.BytesIO(client.prepare_images(spec, {**files, "mask": small})["edit_image"]))
+    scaled = Image.open(io.BytesIO(prepare_images(spec, {**files, "mask": small})["edit_image"]))
     assert scaled.size == edit.size
     own = tmp_path / "own_alpha.png"
     edit.save(own)
-    kept = Image.open(io.BytesIO(client.prepare_images(spec, {"reference": images["reference"],
+    kept = Image.open(io.BytesIO(prepare_images(spec, {"reference": images["reference"],
                                                               "edit_image": own})["edit_image"]))
     assert (np.asarray(kept) == np.asarray(edit)).all()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Importing nothing of ComfyUI, and more than one server
+
+
+def test_client_imports_only_the_standard_library():
+    """Importing every module of the client pulls in no third-party package (aiohttp and Pillow are imported
+    only when a run needs them, and both ship with ComfyUI): it runs with ComfyUI's Python as it is."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import pkgutil, importlib, client; "
+            "[importlib.import_module('client.' + m.name) for m in pkgutil.iter_modules(client.__path__) "
+            "if m.name != '__main__']; "
+            "print(sorted({n.split('.')[0] for n in sys.modules} - set(sys.stdlib_module_names) - {'client', '__main__'}))")
+    proc = subprocess.run([sys.executable, "-S", "-c", code, str(CLIENT.parent)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_a_dead_server_in_the_list_is_named_and_the_batch_completes(server, images, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    out = tmp_path / "out"
+    proc = run_client("run", "subject_generation", "--server", dead, "--server", server, "--input",
+                      f"reference={images['reference']}", "--seed", 31, "--seed", 32, "--steps", 1,
+                      "--width", 32, "--height", 32, "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"server {dead} failed at start" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["subject_generation_seed31.png", "subject_generation_seed32.png"]
+
+
+@pytest.fixture
+def second_server(fixtures_dir, tmp_path):
+    """Another live ComfyUI with the same pack and models, which a test may kill."""
+    from harness import make_base
+    from harness.server import ComfyServer
+
+    layout = make_base(tmp_path / "second_base", fixtures_dir)
+    extra = ComfyServer(layout, tmp_path / "second_server.log").start()
+    yield extra
+    extra.stop()
+
+
+BATCH = 100
+
+
+def test_batch_of_100_over_two_servers_survives_losing_one_and_resumes(server, second_server, images, tmp_path):
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for i in range(BATCH):
+        (sets / f"job{i:03d}.json").write_text(json.dumps({"reference": str(images["reference"]), "seed": 1000 + i}))
+    out = tmp_path / "out"
+    args = ["run", "subject_generation", "--server", server, "--server", second_server.base_url, "--steps", 1,
+            "--width", 32, "--height", 32, "--quiet", "--out", out,
+            *[a for path in sorted(sets.iterdir()) for a in ("--input-set", path)]]
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, str(CLIENT), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    killed_after = None
+    try:
+        while proc.poll() is None and time.monotonic() - start < 900:
+            done = len(list(out.glob("*.png"))) if out.is_dir() else 0
+            if killed_after is None and done >= BATCH // 4:
+                os.kill(second_server.pid, 9)  # the second server dies mid-batch
+                killed_after = done
+            time.sleep(0.2)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    assert killed_after is not None and killed_after < BATCH
+    assert f"server {second_server.base_url} failed" in stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(f"subject_generation_job{i:03d}_seed{1000 + i}.png" for i in range(BATCH))
+    saved = [line for line in stdout.splitlines() if " saved " in line]
+    assert len(saved) == BATCH == len({line.split(" saved ")[1] for line in saved})  # each output written once
+    queued_on = {line.rsplit(" on ", 1)[1] for line in stdout.splitlines() if " queued as " in line}
+    assert queued_on == {server, second_server.base_url}  # both servers took jobs before one died
+    print(f"\n[batch] {BATCH} jobs over 2 servers, one killed after {killed_after} outputs: {seconds:.1f} s")
+
+    # A rerun of the same batch with --skip-existing finds every job done and queues nothing.
+    (out / names[0]).unlink()
+    proc = run_client(*[str(a) for a in args[:args.index("--server") + 2]], *map(str, args[args.index("--steps"):]),
+                      "--skip-existing")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{BATCH - 1} job(s) already written, skipped" in proc.stdout
+    assert proc.stdout.count(" queued as ") == 1 and (out / names[0]).is_file()

@@ -235,27 +235,28 @@ def test_stock_fill_graph_on_live_server(live_server, tmp_path):
 # ------------------------------------------------------------------ (d) server-side validation
 
 def test_live_server_rejects_unknown_node_type(live_server):
-    from harness.server import PromptRejected
+    from harness.server import ClientError
 
-    with pytest.raises(PromptRejected) as err:
+    with pytest.raises(ClientError) as err:
         live_server.post_prompt({"1": {"class_type": "ACEPP_DoesNotExist", "inputs": {}}})
-    assert err.value.status == 400
-    assert err.value.node_errors == {}  # present, and empty: the prompt itself is rejected
-    assert err.value.error["type"] == "invalid_prompt"
-    assert "ACEPP_DoesNotExist" in err.value.error["message"]
+    answer = err.value.details
+    assert err.value.code == 7 and answer["status"] == 400
+    assert answer["node_errors"] == {}  # present, and empty: the prompt itself is rejected
+    assert answer["error"]["type"] == "invalid_prompt"
+    assert "ACEPP_DoesNotExist" in answer["error"]["message"]
 
 
 def test_live_server_reports_node_errors_for_bad_inputs(live_server, tmp_path):
-    from harness.server import PromptRejected
+    from harness.server import ClientError
 
     name = live_server.upload_image(make_input_png(tmp_path / "acepp_harness_bad.png"))
     graph = stock_fill_graph(name)
     graph["9"]["inputs"]["steps"] = 0  # below KSampler's minimum of 1
-    with pytest.raises(PromptRejected) as err:
+    with pytest.raises(ClientError) as err:
         live_server.post_prompt(graph)
-    assert err.value.status == 400
-    assert set(err.value.node_errors) == {"9"}
-    assert err.value.node_errors["9"]["class_type"] == "KSampler"
+    assert err.value.code == 7 and err.value.details["status"] == 400
+    assert set(err.value.details["node_errors"]) == {"9"}
+    assert err.value.details["node_errors"]["9"]["class_type"] == "KSampler"
 
 
 def test_live_server_lists_the_pack_nodes(live_server):

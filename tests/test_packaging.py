@@ -1,4 +1,5 @@
 """What ComfyUI-Manager, the Comfy Registry and a newcomer reading the README rely on."""
+import json
 import re
 import subprocess
 import tomllib
@@ -50,13 +51,18 @@ def test_readme_documents_every_node_and_input(comfy):
 
 
 def test_readme_lists_every_bundled_workflow():
+    """Each UI file (named by its card title) and its headless id appear in the README's workflow table."""
     readme = (ROOT / "README.md").read_text()
-    for path in sorted((ROOT / "workflows").glob("*.json")):
-        assert f"`{path.stem}`" in readme or f"`{path.stem.removesuffix('_redux')}` (+ `_redux`)" in readme, path.stem
+    index = json.loads((ROOT / "workflows" / "api" / "index.json").read_text())
+    assert sorted(entry["ui_file"] for entry in index.values()) == sorted(p.name for p in (ROOT / "workflows").glob("*.json"))
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    for wid, entry in index.items():
+        assert any(f"`{wid}`" in row and f"*{entry['ui_file'].removesuffix('.json')}*" in row for row in rows), wid
 
 
 def test_nothing_heavy_or_generated_is_tracked():
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split("\0")[:-1]
     assert files, "not a git checkout"
     for name in files:
         assert (ROOT / name).stat().st_size <= 1024 * 1024, name
@@ -65,7 +71,7 @@ def test_nothing_heavy_or_generated_is_tracked():
 
 def test_frontend_extension_is_served(live_server):
     import urllib.request
-    with urllib.request.urlopen(f"{live_server.base_url}/extensions/aceplusplus/acepp.js", timeout=30) as resp:
+    with urllib.request.urlopen(f"{live_server.base_url}/extensions/aceplusplus/js/acepp.js", timeout=30) as resp:
         script = resp.read().decode()
     assert resp.status == 200 and "window.comfyAPI" in script and 'registerExtension' in script
     assert "ACEPP_LoraLoader" in script and "ACEPP_FFTLoader" in script

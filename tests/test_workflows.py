@@ -13,7 +13,7 @@ import glob
 import json
 import os
 import sys
-import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -23,9 +23,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import acepp_client as client  # noqa: E402
 import workflows as W  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
+
+from client import catalog, graph as client_graph, jobs as client_jobs  # noqa: E402
+from client.errors import ClientError  # noqa: E402
+from client.scheduler import run_batch  # noqa: E402
+from client.session import BlockingSession  # noqa: E402
 
 WF_DIR = ROOT / "workflows"
 CORE_MODULES = ("nodes", "comfy_extras.", "comfy_api_nodes.")
@@ -57,13 +61,20 @@ def ui_files() -> list[Path]:
     return sorted(WF_DIR.glob("*.json"))
 
 
+def spec_of(path: Path) -> dict:
+    """The spec of a UI file (named by its card title)."""
+    (spec,) = [s for s in WORKFLOWS.values() if s["card"] == path.stem]
+    return spec
+
+
 # ---------------------------------------------------------------------------------------------------
 # Static checks (against the live server's node schemas)
 
 
 def test_every_spec_has_its_files():
-    assert {p.stem for p in ui_files()} == set(WORKFLOWS)
-    assert {p.stem for p in (WF_DIR / "api").glob("*.json")} == set(WORKFLOWS)
+    assert {p.stem for p in ui_files()} == {s["card"] for s in WORKFLOWS.values()}
+    assert {p.stem for p in (WF_DIR / "api").glob("*.json")} == set(WORKFLOWS) | {"index"}
+    assert catalog.workflow_ids() == list(WORKFLOWS)
 
 
 @pytest.mark.parametrize("path", ui_files(), ids=lambda p: p.stem)
@@ -89,7 +100,7 @@ def test_ui_workflow_loads_converts_and_uses_only_core_and_pack_nodes(path, obje
         assert by_id[dst]["inputs"][dst_slot]["link"] == link_id
         assert by_id[src]["outputs"][src_slot]["type"] == link_type
     api = W.ui_to_api(ui, object_info)
-    assert api == W.spec_api(WORKFLOWS[path.stem], object_info)
+    assert api == W.spec_api(spec_of(path), object_info)
     assert all(not isinstance(v, str) or "\\{" not in v for n in api.values() for v in n["inputs"].values())
 
 
@@ -139,26 +150,33 @@ def test_check_reports_drift(object_info, tmp_path):
     api = json.loads(api_file.read_text())
     api["13"]["inputs"]["steps"] = 20
     api_file.write_text(json.dumps(api))
-    (out / "face_swap.jpg").unlink()
-    ui_file = out / "local_editing.json"
+    (out / "ACE++ Face Swap.jpg").unlink()
+    ui_file = out / "ACE++ Local Editing.json"
     ui = json.loads(ui_file.read_text())
     ui["nodes"][0]["widgets_values"][0] = "other.safetensors"
     ui_file.write_text(json.dumps(ui))
     drifts = W.check(object_info, out)
     text = "\n".join(drifts)
     assert "api/try_on.json" in text and "steps" in text
-    assert "face_swap.jpg: missing" in text
-    assert "local_editing.json" in text and "other.safetensors" in text
+    assert "ACE++ Face Swap.jpg: missing" in text
+    assert "ACE++ Local Editing.json" in text and "other.safetensors" in text
+    (out / "api" / "index.json").write_text("{}")
+    assert "api/index.json: $.try_on: missing" in "\n".join(W.check(object_info, out))
 
 
 def test_workflow_templates_endpoint_lists_every_bundled_workflow(server):
     with urllib.request.urlopen(server + "/api/workflow_templates") as resp:
         templates = json.loads(resp.read())
-    ours = [names for names in templates.values() if set(names) & set(WORKFLOWS)]
-    assert len(ours) == 1 and set(ours[0]) == set(WORKFLOWS), templates
+    cards = {s["card"] for s in WORKFLOWS.values()}
+    ours = [names for names in templates.values() if set(names) & cards]
+    assert len(ours) == 1 and set(ours[0]) == cards, templates  # the api/ twins are not templates
     folder = next(k for k, v in templates.items() if v is ours[0])
-    with urllib.request.urlopen(f"{server}/api/workflow_templates/{folder}/face_swap.json") as resp:
-        assert json.loads(resp.read())["nodes"]
+    for card in cards:  # titles with spaces, '+' and brackets, fetched the way the frontend builds the URL
+        quoted = urllib.parse.quote(f"{folder}/{card}")
+        with urllib.request.urlopen(f"{server}/api/workflow_templates/{quoted}.json") as resp:
+            assert json.loads(resp.read())["nodes"]
+        with urllib.request.urlopen(f"{server}/api/workflow_templates/{quoted}.jpg") as resp:
+            assert resp.read(3) == b"\xff\xd8\xff"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -341,23 +359,17 @@ def _images(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
-def _job_args(spec: dict, files: dict, seed: int, **params):
-    class Args:
-        input = [f"{k}={v}" for k, v in files.items() if k in spec["images"]]
-        input_set = []
-        prompt = None
-        seed = None
-        steps = STEPS
-        lora_strength = None
-        width = None
-        height = None
-        set = []
-
-    args = Args()
-    args.seed = [seed]
-    for key, value in params.items():
-        setattr(args, key, value)
-    return args
+def run_workflow(server: str, wid: str, files: dict[str, Path], out: Path, *, seed: int, set: tuple = (),
+                 **values) -> tuple[list[client_jobs.Job], list[Path]]:
+    """One job of a bundled workflow through the headless client's own code; (jobs, written files)."""
+    workflow = catalog.load(wid)
+    jobs = client_jobs.build_jobs(workflow, files={k: v for k, v in files.items() if k in workflow.images},
+                                  values={"steps": STEPS, **values}, seeds=[seed], sets=[],
+                                  overrides=client_graph.parse_assignments(list(set), "--set"))
+    result = asyncio.run(run_batch([server], jobs, out, timeout=600, log=lambda m: None, warn=lambda m: None))
+    if result.failed:
+        raise next(iter(result.failed.values()))
+    return jobs, [p for paths in result.written.values() for p in paths]
 
 
 @pytest.mark.parametrize("wid", RUNNABLE)
@@ -365,20 +377,15 @@ def test_workflow_runs_end_to_end(wid, server, tmp_path):
     import numpy as np
     from PIL import Image
 
-    spec, api = client.get_workflow(wid)
+    spec = WORKFLOWS[wid]
     files = _images(tmp_path)
     generation = not spec["edit"]
     params = {"width": GEN_SIZE[0], "height": GEN_SIZE[1]} if generation else {}
-    jobs = client.build_jobs(_job_args(spec, files, seed=zlib.crc32(wid.encode()) % 10_000, **params), spec, api)
-    assert len(jobs) == 1
-    for job in jobs:
-        job["spec"] = spec
     out = tmp_path / "out"
-    saved = asyncio.run(client.run_jobs(server, jobs, out, timeout=600, quiet=True))
-    assert len(saved) == 1 and saved[0].suffix == ".png"
-    assert out in saved[0].parents and saved[0].parent.name == "ACE++"
-    # The only graph rewrite: no T5-XXL among the fixtures.
-    assert jobs[0]["graph"]["3"]["class_type"] == "CLIPLoader"
+    jobs, saved = run_workflow(server, wid, files, out, seed=zlib.crc32(wid.encode()) % 10_000, **params)
+    assert len(jobs) == 1 and saved == [out / f"{jobs[0].name}.png"]
+    # The only graph rewrite: no T5-XXL among the fixtures (made per server, so not in the job's graph).
+    assert json.loads(jobs[0].graph_json)["3"]["class_type"] == "DualCLIPLoader"
     result = np.asarray(Image.open(saved[0]).convert("RGB"))
     assert np.isfinite(result).all()
     if generation:
@@ -397,23 +404,21 @@ def test_redux_workflows_validate_except_for_the_missing_redux_models(wid, serve
     config (27 layers x 1152) and the Redux style model emits 4096-wide T5-space tokens, which the
     CLIP-L-only (768-wide) tiny text path cannot take. So the graph is converted and validated by the
     server: the only node errors allowed are the two absent model files."""
-    spec, api = client.get_workflow(wid)
-    ui = json.loads((WF_DIR / f"{wid}.json").read_text())
+    spec = WORKFLOWS[wid]
+    api = catalog.load(wid).graph()
+    ui = json.loads((WF_DIR / f"{spec['card']}.json").read_text())
     assert W.ui_to_api(ui, object_info) == api
     assert {n["class_type"] for n in api.values()} >= {"CLIPVisionLoader", "CLIPVisionEncode", "StyleModelLoader",
                                                       "StyleModelApply"}
     graph = copy.deepcopy(api)
-    client.swap_text_encoder(graph, {"DualCLIPLoader": object_info["DualCLIPLoader"]})
-    graph["8"]["inputs"]["image"] = asyncio.run(_upload(server, "reference", _png(REF_SIZE)))
-    req = urllib.request.Request(server + "/prompt", data=json.dumps({"prompt": graph}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(req)
-        pytest.fail("the Redux graph validated although the Redux models are absent")
-    except urllib.error.HTTPError as e:
-        answer = json.loads(e.read())
-    errors = {(nid, err["extra_info"].get("input_name")) for nid, info in answer["node_errors"].items()
-              for err in info["errors"]}
+    assert client_graph.swap_text_encoder(graph, object_info["DualCLIPLoader"])
+    with BlockingSession(server) as session:
+        graph["8"]["inputs"]["image"] = session.upload_image(_png(REF_SIZE), "acepp_redux_reference.png")
+        with pytest.raises(ClientError) as err:
+            session.post_prompt(graph)
+    answer = err.value.details
+    errors = {(nid, e["extra_info"].get("input_name")) for nid, info in answer["node_errors"].items()
+              for e in info["errors"]}
     assert errors == {("17", "clip_name"), ("19", "style_model_name")}, answer["node_errors"]
 
 
@@ -425,8 +430,3 @@ def _png(size) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (90, 140, 200)).save(buf, "PNG")
     return buf.getvalue()
-
-
-async def _upload(server: str, name: str, data: bytes) -> str:
-    async with client.Runner(server, Path("."), timeout=60) as runner:
-        return await runner.upload(name, data)

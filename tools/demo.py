@@ -14,8 +14,6 @@ import argparse
 import json
 import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -23,11 +21,12 @@ from PIL import Image, ImageDraw
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
-import acepp_client  # noqa: E402
 import fixtures  # noqa: E402
+from comfy_process import BlockingSession, EmbeddedComfy  # noqa: E402
 from samples import write_samples  # noqa: E402
 from workflow_specs import WORKFLOWS  # noqa: E402
-from comfy_process import EmbeddedComfy, fetch_json  # noqa: E402
+
+from client import cli  # noqa: E402  (comfy_process put the repository root on the path)
 
 WORKFLOW = "portrait_generation"
 TILE = 256
@@ -41,19 +40,18 @@ def missing_real_files(models: Path) -> list[str]:
 
 def canvas_previews(server: str, out: Path) -> list[Path]:
     """The ACE++ Canvas node's previews (canvas with the mask tinted, then the mask) of the last run."""
-    history = fetch_json(server + "/history")
-    entry = max(history.values(), key=lambda e: e.get("prompt", [0])[0])
-    graph = entry["prompt"][2]
-    saved = []
-    for node_id, output in entry["outputs"].items():
-        if graph[node_id]["class_type"] != "ACEPP_CanvasBuilder":
-            continue
-        for i, item in enumerate(output.get("images", [])):
-            query = urllib.parse.urlencode({k: item[k] for k in ("filename", "subfolder", "type")})
-            target = out / f"canvas_preview_{i}.png"
-            with urllib.request.urlopen(f"{server}/view?{query}", timeout=60) as resp:
-                target.write_bytes(resp.read())
-            saved.append(target)
+    with BlockingSession(server) as session:
+        history = session.get_json("/history")
+        entry = max(history.values(), key=lambda e: e.get("prompt", [0])[0])
+        graph = entry["prompt"][2]
+        saved = []
+        for node_id, output in entry["outputs"].items():
+            if graph[node_id]["class_type"] != "ACEPP_CanvasBuilder":
+                continue
+            for i, item in enumerate(output.get("images", [])):
+                target = out / f"canvas_preview_{i}.png"
+                target.write_bytes(session.view(item))
+                saved.append(target)
     return saved
 
 
@@ -92,14 +90,13 @@ def main() -> int:
     print(f"[ACE++ demo] workflow {WORKFLOW} with {kind}")
     start = time.monotonic()
     with EmbeddedComfy(models_dir=models) as comfy:
-        code = acepp_client.main(["run", WORKFLOW, "--server", comfy.url, "--input",
-                                  f"reference={inputs['acepp_face.png']}", "--seed", "1", "--out",
-                                  str(out / "result"), *overrides])
+        code = cli.main(["run", WORKFLOW, "--server", comfy.url, "--input", f"reference={inputs['acepp_face.png']}",
+                         "--seed", "1", "--out", str(out / "result"), *overrides])
         if code != 0:
             print(comfy.log_tail(), file=sys.stderr)
             return code
         previews = canvas_previews(comfy.url, out)
-    results = sorted((out / "result").rglob("*.png"), key=lambda p: p.stat().st_mtime)
+    results = sorted((out / "result").glob(f"{WORKFLOW}_seed1*.png"))
     sheet = out / "contact_sheet.png"
     contact_sheet([inputs["acepp_face.png"], *previews, results[-1]], ["reference", "canvas (mask tinted)", "mask",
                   f"result {Image.open(results[-1]).size[0]}x{Image.open(results[-1]).size[1]}"], sheet)

@@ -6,8 +6,8 @@ Each spec is API-like: node id -> class_type + named inputs, where a link is a t
 download of a missing file). ``tools/workflows.py`` turns a spec into the UI file (positions, links
 table, Note), the thumbnail and, through its UI->API converter, the API twin used headless.
 
-Per workflow the spec also says which *named inputs* the headless client (``tools/acepp_client.py``)
-accepts and where they go: ``images`` (an uploaded image -> a LoadImage ``image`` widget; ``mask`` is
+Per workflow the spec also says which *named inputs* the headless client (``client/``, reading
+``workflows/api/index.json`` written from ``client_index()``) accepts and where they go: ``images`` (an uploaded image -> a LoadImage ``image`` widget; ``mask`` is
 composited as the alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...).
 
 Model download URLs come from ``nodes/catalog.py`` (MODEL_FILES, ACE_LORAS), which has no ComfyUI import,
@@ -135,12 +135,12 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
 
     images = {}
     if reference:
-        images["reference"] = {"node": REF_IMAGE, "input": "image", "default": reference,
+        images["reference"] = {"node": REF_IMAGE, "input": "image",
                                "help": "the reference image (" + {"acepp_face.png": "a face photo",
                                                                   "acepp_logo.png": "a logo or object",
                                                                   "acepp_garment.png": "a garment"}[reference] + ")"}
     if edit:
-        images["edit_image"] = {"node": EDIT_IMAGE, "input": "image", "default": edit,
+        images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
                                 "help": "the image to edit (an RGBA file's transparent area is the mask)"}
         images["mask"] = {"into": "edit_image", "help": "grayscale mask, white = generate, same size as edit_image "
                                                         "(becomes the edit image's alpha before upload)"}
@@ -156,6 +156,8 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
         "model": "fft" if loader == "fft" else vertical, "redux": redux, "control": control,
         "reference": reference, "edit": edit, "repainting": repainting,
         "nodes": nodes, "images": images, "params": params, "output": SAVE,
+        # The template browser titles a pack's workflow by its file name: the file is named by the title.
+        "card": title,
     }
     spec["note"] = _note(spec)
     return spec
@@ -191,9 +193,16 @@ def _note(spec: dict) -> str:
                   f"FluxGuidance {GUIDANCE:g}"
               + (f", LoRA strength {LORA_STRENGTH:g}" if spec["model"] != "fft" else "")
               + f", repainting_scale {spec['repainting']:g}. The result is saved under output/ACE++/{spec['id']}."]
-    lines += ["", "Headless: python tools/acepp_client.py run " + spec["id"] + " "
+    lines += ["", f"Headless (ComfyUI's HTTP API), with the Python that runs ComfyUI: python ComfyUI/custom_nodes/"
+              f"<this pack's folder>/client run {spec['id']} "
               + " ".join(f"--input {name}=FILE" for name in spec["images"]) + " --prompt \"...\" --out DIR"]
     return "\n".join(lines)
+
+
+def client_index() -> dict:
+    """workflows/api/index.json: what the headless client (client/catalog.py) knows of each workflow."""
+    return {wid: {"title": spec["title"], "description": spec["description"], "ui_file": spec["card"] + ".json",
+                  "images": spec["images"], "params": spec["params"]} for wid, spec in WORKFLOWS.items()}
 
 
 WORKFLOWS: dict[str, dict] = {}

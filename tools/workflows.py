@@ -1,7 +1,8 @@
 """Bundled workflows: build the UI files, their API twins and thumbnails from tools/workflow_specs.py, check
 them for drift, and convert any frontend-saved UI workflow to the API format (the converter ComfyUI lacks).
 
-    python tools/workflows.py build [--server URL | --embedded]   write workflows/<id>.json, .jpg, api/<id>.json
+    python tools/workflows.py build [--server URL | --embedded]   write workflows/<title>.json, .jpg,
+                                                                  api/<id>.json, api/index.json
     python tools/workflows.py check [--server URL | --embedded]   exit 1 listing every drift
     python tools/workflows.py convert UI.json [--server URL | --embedded] [-o API.json]
 
@@ -9,7 +10,7 @@ Node schemas come from a running ComfyUI's GET /object_info. --embedded (the def
 given) starts this project's own ComfyUI (tools/runtime.sh: the venv and the ComfyUI it provides) on a free
 local port with a temporary base directory that links this pack into custom_nodes/, and stops it after.
 
-Importable: spec_to_ui(spec, object_info), ui_to_api(ui_workflow, object_info), EmbeddedComfy, fetch_json.
+Importable: spec_to_ui(spec, object_info), ui_to_api(ui_workflow, object_info), fetch_object_info(server).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 import workflow_specs  # noqa: E402
-from comfy_process import EmbeddedComfy, ServerError, fetch_json  # noqa: E402
+from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402
 from workflow_specs import WORKFLOWS, is_link  # noqa: E402
 
 ROOT = TOOLS.parent
@@ -35,7 +36,8 @@ PACK_CNR_ID = "aceplusplus-lcu"  # [project] name in pyproject.toml: the Registr
 
 
 def fetch_object_info(server: str) -> dict:
-    return fetch_json(server.rstrip("/") + "/object_info", timeout=120)
+    with BlockingSession(server) as session:
+        return session.object_info()
 
 
 # ===================================================================================================
@@ -794,15 +796,23 @@ def build(object_info: dict, out_dir: Path = WORKFLOWS_DIR, log=print) -> list[P
         if api != expected:
             raise RuntimeError(f"{wid}: ui_to_api(spec_to_ui(spec)) differs from the spec:\n"
                                + "\n".join(json_diff(expected, api)[:20]))
-        for path, text in ((out_dir / f"{wid}.json", _dump(ui)), (out_dir / "api" / f"{wid}.json", _dump(api))):
+        ui_path, api_path, thumb = paths(spec, out_dir)
+        for path, text in ((ui_path, _dump(ui)), (api_path, _dump(api))):
             path.write_text(text, encoding="utf-8")
             written.append(path)
-        thumb = out_dir / f"{wid}.jpg"
         draw_thumbnail(spec).save(thumb, "JPEG", quality=82, optimize=True)
         written.append(thumb)
+    index = out_dir / "api" / "index.json"
+    index.write_text(_dump(workflow_specs.client_index()), encoding="utf-8")
+    written.append(index)
     for path in written:
         log(f"wrote {path.relative_to(out_dir.parent) if out_dir.parent in path.parents else path}")
     return written
+
+
+def paths(spec: dict, out_dir: Path = WORKFLOWS_DIR) -> tuple[Path, Path, Path]:
+    """(UI file, API twin, thumbnail): the UI file and thumbnail carry the card title, the twin the id."""
+    return out_dir / f"{spec['card']}.json", out_dir / "api" / f"{spec['id']}.json", out_dir / f"{spec['card']}.jpg"
 
 
 def json_diff(expected, actual, path: str = "$") -> list[str]:
@@ -836,7 +846,7 @@ def check(object_info: dict, out_dir: Path = WORKFLOWS_DIR) -> list[str]:
     """Every drift between the specs, the UI files, their API twins and the thumbnails (empty = all good)."""
     drifts: list[str] = []
     for wid, spec in WORKFLOWS.items():
-        ui_path, api_path, jpg = out_dir / f"{wid}.json", out_dir / "api" / f"{wid}.json", out_dir / f"{wid}.jpg"
+        ui_path, api_path, jpg = paths(spec, out_dir)
         ui, api = render(spec, object_info)
         expected_api = spec_api(spec, object_info)
         drifts += [f"{wid}: converter: {d}" for d in json_diff(expected_api, api)]
@@ -860,13 +870,16 @@ def check(object_info: dict, out_dir: Path = WORKFLOWS_DIR) -> list[str]:
                 drifts.append(f"{ui_path.name}: does not convert: {e}")
         if not jpg.is_file():
             drifts.append(f"{jpg.name}: missing thumbnail")
-    known = set(WORKFLOWS)
-    for path in sorted(out_dir.glob("*.json")) + sorted((out_dir / "api").glob("*.json")):
-        if path.stem not in known:
+    index = out_dir / "api" / "index.json"
+    if not index.is_file():
+        drifts.append("api/index.json: missing (run: python tools/workflows.py build)")
+    else:
+        drifts += [f"api/index.json: {d}" for d in json_diff(workflow_specs.client_index(),
+                                                             json.loads(index.read_text(encoding="utf-8")))]
+    expected_files = {p for spec in WORKFLOWS.values() for p in paths(spec, out_dir)} | {index}
+    for path in sorted(out_dir.glob("*.json")) + sorted((out_dir / "api").glob("*.json")) + sorted(out_dir.glob("*.jpg")):
+        if path not in expected_files:
             drifts.append(f"{path.relative_to(out_dir)}: no spec in tools/workflow_specs.py (stale file?)")
-    for path in sorted(out_dir.glob("*.jpg")):
-        if path.stem not in known:
-            drifts.append(f"{path.name}: thumbnail without a workflow")
     return drifts
 
 
@@ -880,8 +893,8 @@ def _with_object_info(args, fn):
     with EmbeddedComfy(models_dir=getattr(args, "models", None)) as server:
         object_info = fetch_object_info(server.url)
         if not any(name.startswith("ACEPP_") for name in object_info):
-            raise ServerError("the ACE++ pack failed to import in the embedded ComfyUI:\n"
-                              + (server.pack_import_error() or server.log_tail()))
+            raise ClientError(6, "the ACE++ pack failed to import in the embedded ComfyUI:\n"
+                                 + (server.pack_import_error() or server.log_tail()))
         return fn(object_info)
 
 
@@ -922,7 +935,7 @@ def main(argv=None) -> int:
         else:
             sys.stdout.write(_dump(api))
         return 0
-    except (ServerError, ConversionError, ValueError, OSError) as e:
+    except (ClientError, ConversionError, ValueError, OSError) as e:
         print(f"[ACE++ workflows] error: {e}", file=sys.stderr)
         return 2
 

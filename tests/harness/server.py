@@ -1,61 +1,32 @@
-"""A real ComfyUI server (main.py) in a subprocess, driven over HTTP with urllib only.
+"""A real ComfyUI server (main.py) in a subprocess, driven over HTTP through the client's own session.
 
     srv = ComfyServer(layout, log_path).start()
-    pid = srv.post_prompt(graph)          # HTTP 400 -> PromptRejected(status, error, node_errors)
-    entry = srv.wait(pid, timeout=180)    # execution_error -> PromptFailed(message)
+    pid = srv.post_prompt(graph)          # rejected -> ClientError(EXIT_REJECTED), .details = ComfyUI's answer
+    entry = srv.wait(pid, timeout=180)    # execution_error -> ClientError(EXIT_EXECUTION) + server log tail
     paths = srv.outputs(pid)              # saved images under <base>/output
     srv.stop()                            # terminate by PID, then kill
 
-Also :func:`quick_test`: ``main.py --quick-test-for-ci`` (loads every node, then exits), run through a
-tiny wrapper that records, at exit, which node ids ComfyUI registered from the pack and which the pack
-declares, so a test can tell "imported but lost its nodes" from "imported fine".
+The process is tools/comfy_process.EmbeddedComfy and every request goes through client/session.py: the same
+code the demo and the headless client use. Also :func:`quick_test`: ``main.py --quick-test-for-ci`` (loads
+every node, then exits), run through a tiny wrapper that records, at exit, which node ids ComfyUI registered
+from the pack and which the pack declares, so a test can tell "imported but lost its nodes" from "imported fine".
 """
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
-from comfy_process import EmbeddedComfy, ServerError  # noqa: E402  (tools/ is not a package)
+from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402  (tools/ is not a package)
 
 START_TIMEOUT_S = float(os.environ.get("ACEPP_SERVER_START_TIMEOUT", "60"))
-
-
-class PromptRejected(AssertionError):
-    """POST /prompt answered an error status (400 on validation failure) with ``error``/``node_errors``."""
-
-    def __init__(self, status: int, body: dict):
-        from .inprocess import format_validation
-
-        self.status = status
-        self.body = body
-        self.error = body.get("error") or {}
-        self.node_errors = body.get("node_errors")
-        super().__init__(f"HTTP {status}: " + format_validation(self.error, self.node_errors or {}))
-
-
-class PromptFailed(AssertionError):
-    """The prompt ran and a node raised: ``details`` is ComfyUI's execution_error message."""
-
-    def __init__(self, prompt_id: str, details: dict, log_tail: str = ""):
-        self.prompt_id = prompt_id
-        self.details = details
-        tb = "".join(details.get("traceback") or [])
-        super().__init__(f"prompt {prompt_id}: node {details.get('node_id')} ({details.get('node_type')}) "
-                         f"failed: {details.get('exception_type')}: {details.get('exception_message')}\n{tb}"
-                         + (f"\n--- server log tail ---\n{log_tail}" if log_tail else ""))
 
 
 def _python() -> str:
@@ -63,17 +34,15 @@ def _python() -> str:
 
 
 class ComfyServer:
-    """One ComfyUI server process on 127.0.0.1 with ``layout`` as its base directory.
-
-    The process itself (start, wait for /system_stats, stop by PID) is tools/comfy_process.EmbeddedComfy,
-    the same code the demo and the headless client use; this class adds the test-side HTTP helpers.
-    """
+    """One ComfyUI server process on 127.0.0.1 with ``layout`` as its base directory; the session's calls
+    (get_json, post_json, object_info, history, view, free, ...) are available on it directly."""
 
     def __init__(self, layout: BaseLayout, log_path: Path):
         self.layout = layout
         self.log_path = Path(log_path)
         self.process = EmbeddedComfy(base=layout.base, log_path=log_path, startup_timeout=START_TIMEOUT_S,
                                      log=lambda msg: None)
+        self.session: BlockingSession | None = None
 
     # ---------------------------------------------------------------- process
     @property
@@ -86,9 +55,13 @@ class ComfyServer:
 
     def start(self) -> "ComfyServer":
         self.process.start()
+        self.session = BlockingSession(self.base_url)
         return self
 
     def stop(self) -> int | None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
         return self.process.stop()
 
     @property
@@ -116,76 +89,25 @@ class ComfyServer:
             return None
         return None
 
-    # ---------------------------------------------------------------- HTTP
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-                 timeout: float = 30) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
-
-    def get_json(self, path: str, timeout: float = 30):
-        status, data = self._request("GET", path, timeout=timeout)
-        if status != 200:
-            raise ServerError(f"GET {path} -> HTTP {status}: {data[:500]!r}")
-        return json.loads(data)
-
-    def post_json(self, path: str, payload: dict, timeout: float = 30) -> tuple[int, bytes]:
-        return self._request("POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"},
-                             timeout=timeout)
-
-    def object_info(self, node_class: str | None = None) -> dict:
-        """GET /object_info (every node's schema) or /object_info/<class>."""
-        return self.get_json("/object_info" + (f"/{urllib.parse.quote(node_class)}" if node_class else ""))
+    # ---------------------------------------------------------------- HTTP (client/session.py)
+    def __getattr__(self, name: str):
+        if name == "session" or self.session is None:
+            raise AttributeError(name)
+        return getattr(self.session, name)
 
     def pack_node_ids(self) -> list[str]:
         """Node ids the server reports as coming from custom_nodes/aceplusplus."""
-        return sorted(k for k, v in self.object_info().items() if v.get("python_module") == PACK_MODULE)
+        return sorted(k for k, v in self.session.object_info().items() if v.get("python_module") == PACK_MODULE)
 
-    def post_prompt(self, api_graph: dict, client_id: str | None = None) -> str:
-        """Queue an API-format graph; return its prompt id.
-
-        HTTP 400 raises PromptRejected with ``node_errors``; so does a 200 answer that still lists
-        node_errors (ComfyUI then silently drops the invalid outputs and runs the rest).
-        """
-        payload = {"prompt": api_graph, "client_id": client_id or "acepp-tests"}
-        status, data = self.post_json("/prompt", payload)
+    def wait(self, prompt_id: str, timeout: float = 180) -> dict:
+        """The finished prompt's history entry; a failure carries the server log's tail."""
         try:
-            body = json.loads(data)
-        except ValueError:
-            body = {"error": {"type": "non_json", "message": data[:500].decode("utf-8", "replace")}}
-        if status != 200:
-            raise PromptRejected(status, body)
-        if body.get("node_errors"):
-            raise PromptRejected(status, body)
-        return body["prompt_id"]
-
-    def history(self, prompt_id: str) -> dict | None:
-        return self.get_json(f"/history/{prompt_id}").get(prompt_id)
-
-    def wait(self, prompt_id: str, timeout: float = 180, poll: float = 0.25) -> dict:
-        """Poll /history/<id> until the prompt finished; return its entry, raise PromptFailed on error."""
-        deadline = time.monotonic() + timeout
-        while True:
-            entry = self.history(prompt_id)
-            if entry is not None and (entry.get("status") or {}).get("completed") is not None:
-                status = entry["status"]
-                if status.get("status_str") == "error" or not status.get("completed"):
-                    errors = [m[1] for m in status.get("messages", []) if m[0] == "execution_error"]
-                    raise PromptFailed(prompt_id, errors[-1] if errors else {"exception_message": str(status)},
-                                       self.log_tail(3000))
-                return entry
-            if not self.alive():
-                raise ServerError(f"server died while running {prompt_id}; log tail:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise ServerError(f"prompt {prompt_id} not finished after {timeout:.0f} s; log tail:\n"
-                                  f"{self.log_tail()}")
-            time.sleep(poll)
+            return self.session.wait(prompt_id, prompt_id, timeout)
+        except ClientError as e:
+            raise ClientError(e.code, f"{e}\n--- server log tail ---\n{self.log_tail(3000)}", e.details) from e
 
     def image_refs(self, prompt_id: str) -> list[dict]:
-        entry = self.history(prompt_id) or {}
+        entry = self.session.history(prompt_id) or {}
         return [ref for ui in entry.get("outputs", {}).values() for ref in ui.get("images", [])]
 
     def outputs(self, prompt_id: str) -> list[Path]:
@@ -193,43 +115,15 @@ class ComfyServer:
         return [self.layout.directory_for(ref.get("type", "output")) / ref.get("subfolder", "") / ref["filename"]
                 for ref in self.image_refs(prompt_id)]
 
-    def view(self, ref: dict) -> bytes:
-        """Fetch an image reference ({filename, subfolder, type}) through GET /view."""
-        query = urllib.parse.urlencode({"filename": ref["filename"], "subfolder": ref.get("subfolder", ""),
-                                        "type": ref.get("type", "output")})
-        status, data = self._request("GET", f"/view?{query}")
-        if status != 200:
-            raise ServerError(f"GET /view?{query} -> HTTP {status}")
-        return data
-
     def upload_image(self, path: str | os.PathLike, name: str | None = None, subfolder: str = "",
                      overwrite: bool = True) -> str:
-        """POST /upload/image (multipart); return the name to use in LoadImage."""
+        """POST /upload/image of a file; the name to use in LoadImage."""
         path = Path(path)
-        name = name or path.name
-        boundary = uuid.uuid4().hex
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        fields = [("overwrite", "true" if overwrite else "false"), ("type", "input"), ("subfolder", subfolder)]
-        body = b""
-        for key, value in fields:
-            body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n{value}\r\n").encode()
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
-                 f"Content-Type: {ctype}\r\n\r\n").encode() + path.read_bytes() + b"\r\n"
-        body += f"--{boundary}--\r\n".encode()
-        status, data = self._request("POST", "/upload/image", body,
-                                     {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        if status != 200:
-            raise ServerError(f"POST /upload/image -> HTTP {status}: {data[:300]!r}")
-        info = json.loads(data)
-        return f"{info['subfolder']}/{info['name']}" if info.get("subfolder") else info["name"]
-
-    def free(self) -> None:
-        """POST /free: unload models and free memory (next prompt reloads)."""
-        self.post_json("/free", {"unload_models": True, "free_memory": True})
+        return self.session.upload_image(path.read_bytes(), name or path.name, subfolder, overwrite)
 
     def run(self, api_graph: dict, timeout: float = 180) -> list[Path]:
         """post_prompt + wait + outputs."""
-        prompt_id = self.post_prompt(api_graph)
+        prompt_id = self.session.post_prompt(api_graph)
         self.wait(prompt_id, timeout)
         return self.outputs(prompt_id)
 
