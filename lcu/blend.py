@@ -73,7 +73,7 @@ def _three_tap(x: torch.Tensor, radius: int, axis: int, op, pad_value: float) ->
         x = F.pad(x, (0, 0, 0, lines * radius - size), value=pad_value)
         x = rearrange(x, "b c (n r) w -> b c n (r w)", r=radius)
     kernel = torch.ones(3, 1, device=x.device, dtype=x.dtype)
-    x = op(x, kernel, border_type="constant", border_value=pad_value, engine="shift")
+    x = op(x, kernel, border_type="constant", border_value=pad_value, engine="unfold")
     if axis == -1:
         return rearrange(x, "b c n (h r) -> b c h (n r)", r=radius)[..., :size]
     return rearrange(x, "b c n (r w) -> b c (n r) w", r=radius)[..., :size, :]

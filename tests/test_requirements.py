@@ -65,8 +65,6 @@ def test_control_an_unbounded_kornia_replaces_torch_2_4(tmp_path):
     assert "torch" in installs and installs["torch"] != "2.4.1", installs
 
 
-@pytest.mark.xfail(strict=True, reason="tools/runtime.lock pins kornia 0.9.0, outside requirements.txt: relock "
-                   "(tools/relock.sh, or kornia==0.8.3), then delete this marker")
 def test_runtime_lock_satisfies_requirements():
     from packaging.requirements import Requirement
 
@@ -78,3 +76,31 @@ def test_runtime_lock_satisfies_requirements():
             req = Requirement(line)
             version = pins.get(re.sub(r"[-_.]+", "-", req.name).lower())
             assert version and req.specifier.contains(version), f"runtime.lock has {req.name} {version}: not {req}"
+
+
+@pytest.mark.parametrize("bound", ["oldest", "newest"])
+def test_lcu_passes_on_every_kornia_the_requirements_allow(tmp_path, bound):
+    """The pack's maths runs on the oldest and the newest kornia that requirements.txt admits (the runtime venv
+    holds the newest one for this Python; a user's ComfyUI may hold any): lcu's own tests, run again with that
+    kornia first on the path."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    (spec,) = [Requirement(line).specifier for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line.strip().startswith("kornia")]
+    index = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "kornia", "--disable-pip-version-check"],
+                           capture_output=True, text=True, timeout=120).stdout
+    available = [Version(v) for v in index.split("Available versions:")[1].splitlines()[0].split(",")]
+    allowed = sorted(v for v in spec.filter(available) if not v.is_prerelease)
+    version = allowed[0] if bound == "oldest" else allowed[-1]
+    target = tmp_path / "kornia"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+                           "--target", str(target), f"kornia=={version}"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    env = {**__import__("os").environ, "PYTHONPATH": str(target)}
+    check = subprocess.run([sys.executable, "-c", "import kornia; print(kornia.__version__)"], env=env,
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == str(version), check.stderr
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(ROOT / "tests" / "lcu")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"lcu tests fail on kornia {version}:\n{proc.stdout[-3000:]}"

@@ -264,7 +264,7 @@ def test_converter_reads_v3_combos_and_pack_nodes(object_info):
     """ACE++ nodes are V3: their combos come as ["COMBO", {"options": [...]}] in /object_info."""
     spec = object_info["ACEPP_CanvasBuilder"]["input"]["required"]["reference_sizing"]
     assert spec[0] == "COMBO" and W.combo_options(spec) == ["resize", "keep_pixels"]
-    ui = json.loads((WF_DIR / "fft_editing.json").read_text())
+    ui = json.loads((WF_DIR / f"{WORKFLOWS['fft_editing']['card']}.json").read_text())
     api = W.ui_to_api(ui, object_info)
     assert api["11"]["inputs"]["reference_sizing"] == "keep_pixels"
     assert api["1"]["inputs"] == {"unet_name": "ace_plus_fft.safetensors", "weight_dtype": "bf16"}

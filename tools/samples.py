@@ -5,6 +5,11 @@ their mask in the alpha channel the way ComfyUI's LoadImage reads it: MASK = 1 -
 generate is transparent.
 
     python tools/samples.py OUT_DIR [--scale 0.25]
+    python tools/samples.py --ship        # (re)writes web/samples/*.png, the copies shipped with the pack
+
+The shipped copies (SHIP_SCALE, a few KB each) are what the "Load ACE++ sample inputs" button of the
+ACE++ Canvas node uploads into ComfyUI's input folder (web/js/acepp.js); tests/test_web_samples.py checks
+that they still decode to exactly the pixels drawn here.
 """
 from __future__ import annotations
 
@@ -102,19 +107,35 @@ SAMPLES = {
 }
 
 
+# The copies shipped in the pack's web folder (ComfyUI serves them at /extensions/<pack folder>/samples/).
+SHIP_DIR = Path(__file__).resolve().parent.parent / "web" / "samples"
+SHIP_SCALE = 0.5
+
+
 def write_samples(out_dir: Path, scale: float = 1.0) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, draw in SAMPLES.items():
         paths[name] = out_dir / name
-        draw(scale).save(paths[name])
+        # optimize=True: smaller files, same pixels (PNG is lossless).
+        draw(scale).save(paths[name], optimize=True)
     return paths
+
+
+def ship() -> dict[str, Path]:
+    """(Re)write the shipped sample copies, web/samples/*.png at SHIP_SCALE."""
+    return write_samples(SHIP_DIR, SHIP_SCALE)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("out_dir", type=Path, nargs="?", help="where to write the six PNGs")
     parser.add_argument("--scale", type=float, default=1.0, help="resize factor (tests use small images)")
+    parser.add_argument("--ship", action="store_true",
+                        help=f"write the shipped copies to web/samples/ at scale {SHIP_SCALE} (instead of OUT_DIR)")
     args = parser.parse_args()
-    for path in write_samples(args.out_dir, args.scale).values():
-        print(path)
+    if args.ship == (args.out_dir is not None):
+        parser.error("give either OUT_DIR or --ship")
+    paths = ship() if args.ship else write_samples(args.out_dir, args.scale)
+    for path in paths.values():
+        print(f"{path} ({path.stat().st_size} bytes)" if args.ship else path)

@@ -176,7 +176,8 @@ def _note(spec: dict) -> str:
         gated = " (gated: accept the licence on Hugging Face first)" if "black-forest-labs" in entry["url"] else ""
         lines.append(f"- models/{entry['directory']}/{entry['name']}{gated}")
         lines.append(f"  {entry['url']}")
-    lines += ["", "INPUTS:"]
+    lines += ["", "INPUTS (to try it at once: click 'Load ACE++ sample inputs' on the ACE++ Canvas node; it uploads "
+                  "the small sample images this workflow names):"]
     if spec["reference"]:
         lines.append(f"- 'Reference image': load {spec['images']['reference']['help'].split('(')[1].rstrip(')')} "
                      f"(sample: {spec['reference']}).")

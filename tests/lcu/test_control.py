@@ -115,7 +115,7 @@ def test_canny_thresholds_and_tiny_images_fail_with_a_fix():
 
 def test_lower_canny_thresholds_find_at_least_as_many_edges():
     image = rand_image(48, 48, seed=3)
-    assert canny_map(image, 0.05, 0.1).sum() >= canny_map(image, 0.5, 1.0).sum()
+    assert canny_map(image, 0.05, 0.1).sum() >= canny_map(image, 0.5, 0.9).sum()
 
 
 def test_make_control_map_dispatches_with_params():
