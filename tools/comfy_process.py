@@ -17,7 +17,7 @@ ROOT = TOOLS.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from client.errors import ClientError  # noqa: E402
+from client.errors import EXIT_SERVER, ClientError  # noqa: E402
 from client.process import ComfyProcess, free_port  # noqa: E402,F401  (free_port: re-exported for tests)
 from client.session import BlockingSession  # noqa: E402,F401
 
@@ -32,7 +32,7 @@ def runtime_env() -> dict:
     script = f'source "{TOOLS / "runtime.sh"}" >&2 && ' + " && ".join(f'echo "{k}=${k}"' for k in RUNTIME_KEYS)
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ClientError(6, "tools/runtime.sh failed:\n" + proc.stderr[-2000:])
+        raise ClientError(EXIT_SERVER, "tools/runtime.sh failed:\n" + proc.stderr[-2000:])
     env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     return {k: env[k] for k in RUNTIME_KEYS}
 
@@ -58,7 +58,7 @@ class EmbeddedComfy(ComfyProcess):
 
     def start(self) -> str:
         if self.models_dir is not None and not self.models_dir.is_dir():
-            raise ClientError(6, f"models folder {self.models_dir} does not exist")
+            raise ClientError(EXIT_SERVER, f"models folder {self.models_dir} does not exist")
         if self.given_base is None:
             self.base = Path(tempfile.mkdtemp(prefix="acepp_comfy_"))
             (self.base / "custom_nodes").mkdir()

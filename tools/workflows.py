@@ -27,7 +27,7 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 import workflow_specs  # noqa: E402
-from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402
+from comfy_process import EXIT_SERVER, BlockingSession, ClientError, EmbeddedComfy  # noqa: E402
 from workflow_specs import WORKFLOWS, is_link  # noqa: E402
 
 ROOT = TOOLS.parent
@@ -893,7 +893,7 @@ def _with_object_info(args, fn):
     with EmbeddedComfy(models_dir=getattr(args, "models", None)) as server:
         object_info = fetch_object_info(server.url)
         if not any(name.startswith("ACEPP_") for name in object_info):
-            raise ClientError(6, "the ACE++ pack failed to import in the embedded ComfyUI:\n"
+            raise ClientError(EXIT_SERVER, "the ACE++ pack failed to import in the embedded ComfyUI:\n"
                                  + (server.pack_import_error() or server.log_tail()))
         return fn(object_info)
 
