@@ -41,21 +41,58 @@ JSON when it parses, else text.
 that fails is dropped and its unfinished jobs run on the others. Each job writes <out>/<job name>.png (job
 name: workflow_inputset_seedN), so --skip-existing reruns a batch from where it stopped.
 
---embedded starts a ComfyUI for the run and stops it afterwards: the one this pack is installed in (or
---comfyui DIR), with its own models folder or --models DIR. Whenever a server has no T5-XXL file for the
-DualCLIPLoader, that node becomes CLIPLoader(clip_l, type stable_diffusion) and the client says so: the only
-graph rewrite it ever makes.
+--embedded starts a ComfyUI for the run and stops it afterwards (it also ends when the client is killed):
+the one this pack is installed in (or --comfyui DIR), with its own models folder or --models DIR.
+Whenever a server has no T5-XXL file for the DualCLIPLoader, that node becomes CLIPLoader(clip_l, type
+stable_diffusion) and the client says so: the only graph rewrite it ever makes.
 
 {EXIT_CODES_HELP}
 """
 
 
+def _print(msg: str, stream) -> None:
+    try:
+        print(msg, file=stream, flush=True)
+    except UnicodeEncodeError:  # a file name that is not valid in the terminal's encoding
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        print(msg.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+
+
 def say(msg: str) -> None:
-    print(msg, flush=True)
+    _print(msg, sys.stdout)
 
 
 def warn(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _print(msg, sys.stderr)
+
+
+def check_server_url(url: str) -> str:
+    """--server: http(s)://host[:port][/path], said plainly rather than failing somewhere in aiohttp."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
+    except ValueError as e:
+        raise ClientError(EXIT_USAGE, f"--server {url!r}: {e}; give an address such as {DEFAULT_SERVER}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClientError(EXIT_USAGE, f"--server {url!r} is not an http:// or https:// address; give an address "
+                          f"such as {DEFAULT_SERVER}")
+    return url
+
+
+def prepare_out(out: Path) -> None:
+    """--out must be a folder (made when missing) that this user can write: checked before any server work."""
+    if out.exists() and not out.is_dir():
+        raise ClientError(EXIT_USAGE, f"--out {out} is a file, not a folder: give a folder for the results "
+                          "(it is created when missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ClientError(EXIT_USAGE, f"--out {out}: cannot create the folder ({e.strerror or e}); give a folder "
+                          "you can write to") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ClientError(EXIT_USAGE, f"--out {out}: the folder is not writable; give a folder you can write to")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,12 +169,16 @@ def command_run(args) -> int:
     workflow = catalog.load(args.workflow)
     if not args.embedded and (args.models or args.comfyui or args.cpu):
         raise ClientError(EXIT_USAGE, "--models, --comfyui and --cpu only apply with --embedded")
+    for url in args.server or []:
+        check_server_url(url)
+    if not args.timeout > 0:  # also NaN
+        raise ClientError(EXIT_USAGE, f"--timeout {args.timeout}: give a number of seconds above 0")
     sets = [read_input_set(Path(p), workflow) for p in args.input_set]
     files = {k: Path(v).expanduser() for k, v in parse_assignments(args.input, "--input").items()}
     values = {k: getattr(args, k) for k in ("prompt", "steps", "lora_strength", "width", "height")}
     jobs = build_jobs(workflow, files=files, values=values, seeds=args.seed, sets=sets,
                       overrides=parse_assignments(args.set, "--set"))
-    args.out.mkdir(parents=True, exist_ok=True)
+    prepare_out(args.out)
 
     def run(servers: list[str]):
         return asyncio.run(run_batch(servers, jobs, args.out, timeout=args.timeout, log=say, warn=warn,

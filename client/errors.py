@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_USAGE = 2          # bad command line, or --embedded with nothing to start
+EXIT_USAGE = 2          # bad command line (--out not a folder you can write), or --embedded with nothing to start
 EXIT_WORKFLOW = 3       # unknown workflow
 EXIT_INPUT = 4          # an input or parameter the workflow does not have (or a required one missing)
 EXIT_IMAGE = 5          # an image file is missing, unreadable, or the mask does not fit the edit image
-EXIT_SERVER = 6         # no server can be reached (or the embedded server failed to start)
+EXIT_SERVER = 6         # no server can be reached or it answers what ComfyUI does not (or --embedded failed)
 EXIT_REJECTED = 7       # the server rejected the prompt (validation errors)
 EXIT_EXECUTION = 8      # execution error on the server
 EXIT_INTERRUPTED = 9    # interrupted (POST /interrupt on the server, or Ctrl-C here)
@@ -15,11 +15,12 @@ EXIT_TIMEOUT = 11       # no result in time
 
 EXIT_CODES_HELP = """Exit codes:
   0  success (every job written, or already there with --skip-existing)
-  2  bad command line (argparse), or --embedded with no ComfyUI to start
+  2  bad command line (argparse; --out a file or not writable; --server not an http address),
+     or --embedded with no ComfyUI to start
   3  unknown workflow
   4  an input or parameter the workflow does not have (or a required image input is missing)
   5  an image file is missing, unreadable, or the mask does not fit the edit image
-  6  no server can be reached (or the embedded server failed to start)
+  6  no server can be reached, or it answers what ComfyUI does not (or the embedded server failed to start)
   7  the server rejected the prompt (validation errors: node_errors are printed)
   8  execution error on the server
   9  the run was interrupted (POST /interrupt, or Ctrl-C here)

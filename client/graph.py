@@ -21,7 +21,7 @@ def parse_value(text: str):
     """JSON when it parses (numbers, booleans, lists), else the text itself."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -59,10 +59,14 @@ def apply_set(graph: dict, assignments: dict[str, str]) -> None:
 
 def combo_options(object_info_node: dict, input_name: str) -> list:
     """The choices of a combo input in /object_info (both the old [list] and the new COMBO forms)."""
-    spec = (object_info_node or {}).get("input", {}).get("required", {}).get(input_name)
-    if not spec:
+    try:
+        spec = (object_info_node or {}).get("input", {}).get("required", {}).get(input_name)
+        if not spec:
+            return []
+        options = spec[0] if isinstance(spec[0], list) else (spec[1] or {}).get("options", [])
+    except (AttributeError, IndexError, KeyError, TypeError):  # a schema of another shape: no choices known
         return []
-    return spec[0] if isinstance(spec[0], list) else (spec[1] or {}).get("options", [])
+    return options if isinstance(options, list) else []
 
 
 def swap_text_encoder(graph: dict, dual_clip_info: dict) -> str | None:

@@ -4,6 +4,7 @@ Pillow is imported only here and only when an image is read (it ships with Comfy
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 from .catalog import Workflow
@@ -11,16 +12,50 @@ from .errors import EXIT_IMAGE, EXIT_INPUT, ClientError
 
 
 def load_image(path: Path, role: str):
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if path.is_dir():
+        raise ClientError(EXIT_IMAGE, f"{role}: {path} is a folder; give an image file")
     if not path.is_file():
         raise ClientError(EXIT_IMAGE, f"{role}: file not found: {path}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            # Above MAX_IMAGE_PIXELS Pillow only warns (above twice that it refuses): refuse both, with the
+            # numbers, before gigabytes of pixels are decoded here and again by the server's LoadImage.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        limit = Image.MAX_IMAGE_PIXELS
+        size = _declared_size(path)
+        raise ClientError(EXIT_IMAGE, f"{role}: {path} is too large to read safely"
+                          + (f" ({size[0]}x{size[1]} = {size[0] * size[1]:,} pixels)" if size else "")
+                          + f": Pillow's decompression-bomb limit is {limit:,} pixels (ComfyUI's LoadImage reads "
+                          "images with the same Pillow). Scale the image down below that; the model works at "
+                          f"about 1 megapixel anyway. ({e.__class__.__name__})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError, KeyError,
+            IndexError, struct.error, MemoryError) as e:
+        # What Pillow's decoders and EXIF parser raise for damaged or hostile files.
         raise ClientError(EXIT_IMAGE, f"{role}: cannot read {path} as an image ({e.__class__.__name__}: {e})")
+
+
+def _declared_size(path: Path):
+    """The width and height a file declares, read without decoding it (None when even that fails)."""
+    from PIL import Image
+
+    try:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # opening reads the header only; nothing is decoded here
+        try:
+            with Image.open(path) as im:
+                return im.size
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    except Exception:  # only a detail of the message: never the reason for another error
+        return None
 
 
 def with_mask(edit, mask, mask_path: Path):
@@ -64,6 +99,8 @@ def prepare_images(workflow: Workflow, files: dict[str, Path]) -> dict[str, byte
             mask_path = files[masks[name]]
             image = with_mask(image, load_image(mask_path, masks[name]), mask_path)
         elif image.mode not in ("RGB", "RGBA", "L"):
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            # A palette or greyscale image with a transparent colour keeps it as alpha (LoadImage's mask).
+            alpha = "A" in image.getbands() or "transparency" in image.info
+            image = image.convert("RGBA" if alpha else "RGB")
         out[name] = png_bytes(image)
     return out

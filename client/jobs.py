@@ -6,6 +6,8 @@ can tell which jobs are done (--skip-existing)."""
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -18,11 +20,24 @@ from .images import prepare_images
 PARAMETERS = ("prompt", "seed", "steps", "lora_strength", "width", "height")
 
 
+# Invisible format characters that reorder or hide text: a name holding one can show as another name.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_NAME_BYTES = 200  # a job name plus "_NN.png" stays under the 255-byte limit of common file systems
+
+
 def plain_name(text: str) -> bool:
-    """A single file-name component that stays where it is put: no separators, no '.'/'..', no control
-    characters, no surrounding blanks (Unicode letters and inner spaces are fine)."""
-    return (bool(text) and text not in (".", "..") and "/" not in text and "\\" not in text and text == text.strip()
-            and all(ch.isprintable() for ch in text))
+    """A single file-name component that stays where it is put: no separators, no '.'/'..', no control,
+    line-break, surrogate or direction-changing characters, no surrounding blanks. Letters of any script,
+    inner spaces, emoji sequences (zero-width joiners) and the Persian zero-width non-joiner are fine."""
+    if not isinstance(text, str) or not text or text in (".", "..") or text != text.strip():
+        return False
+    if "/" in text or "\\" in text:
+        return False
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Zl", "Zp") or ch in BIDI_CONTROLS:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -63,17 +78,34 @@ def read_input_set(path: Path, workflow: Workflow) -> InputSet:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as e:
-        raise ClientError(EXIT_INPUT, f"--input-set {path}: {e}")
+    except (OSError, ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise ClientError(EXIT_INPUT, f"--input-set {path}: {e.__class__.__name__}: {e}"
+                          + ("; save it as UTF-8" if isinstance(e, UnicodeDecodeError) else ""))
     files, values = {}, {}
     for key, value in data.items():
         if key in workflow.images:
-            files[key] = (path.parent / str(value)).expanduser()
+            if not isinstance(value, str) or not value.strip():
+                raise ClientError(EXIT_INPUT, f"--input-set {path}: \"{key}\" must be an image file name "
+                                  f"(a string, relative to the file), not {json.dumps(value)[:80]}")
+            files[key] = (path.parent / value).expanduser()
         elif key in PARAMETERS:
-            values[key] = value
+            values[key] = check_value(key, value, f"--input-set {path}")
         else:
             raise ClientError(EXIT_INPUT, f"--input-set {path.stem}: workflow '{workflow.id}' has no input '{key}'")
     return InputSet(label=path.stem, files=files, values=values)
+
+
+KINDS = {"prompt": (str, "a string"), "seed": (int, "an integer"), "steps": (int, "an integer"),
+         "width": (int, "an integer"), "height": (int, "an integer"), "lora_strength": ((int, float), "a number")}
+
+
+def check_value(key: str, value, where: str):
+    """A parameter from an input-set file has the type its widget takes (JSON allows anything)."""
+    kind, words = KINDS[key]
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, kind) or not finite:
+        raise ClientError(EXIT_INPUT, f"{where}: {key} {json.dumps(value)[:80]} is not {words}")
+    return value
 
 
 def build_jobs(workflow: Workflow, *, files: Mapping[str, Path], values: Mapping[str, object],
@@ -86,7 +118,10 @@ def build_jobs(workflow: Workflow, *, files: Mapping[str, Path], values: Mapping
         set_values = {k: v for k, v in values.items() if v is not None}
         set_values.update(one.values)
         set_seeds = [set_values.pop("seed")] if "seed" in set_values else (seeds or [None])
-        for key in set_values:
+        for key, value in set_values.items():
+            if isinstance(value, str) and any(unicodedata.category(ch) == "Cs" for ch in value):
+                raise ClientError(EXIT_INPUT, f"{one.label or 'command line'}: the {key} is not valid UTF-8 text "
+                                  f"({value.encode('utf-8', 'backslashreplace').decode()[:80]!r}); write it in UTF-8")
             if key not in workflow.params:
                 raise ClientError(EXIT_INPUT, f"workflow '{workflow.id}' takes no {key.replace('_', '-')} "
                                   f"(parameters: {', '.join(workflow.params)})")
@@ -105,6 +140,9 @@ def build_jobs(workflow: Workflow, *, files: Mapping[str, Path], values: Mapping
             name = "_".join(p for p in (workflow.id, one.label, f"seed{graph[seed_node]['inputs'][seed_input]}") if p)
             if not plain_name(name):
                 raise ClientError(EXIT_INPUT, f"job name {name!r} is not a plain file name: rename the input-set file")
+            if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+                raise ClientError(EXIT_INPUT, f"job name {name[:60]!r}... is longer than {MAX_NAME_BYTES} bytes, too "
+                                  "long for a file name: give the input-set file a shorter name")
             jobs.append(Job(name=name, workflow=workflow.id, graph_json=json.dumps(graph), uploads=uploads))
     seen: set[str] = set()
     for job in jobs:

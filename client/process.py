@@ -7,11 +7,66 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .errors import EXIT_SERVER, ClientError
 from .session import BlockingSession
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_WATCH = ("auto", "prctl", "watchdog", "off")
+
+# Runs the server in place of ``python main.py`` when the kernel cannot tie its life to ours: a thread polls
+# the parent (argv[1]) and kills this process the moment the parent is gone, then main.py runs as usual.
+_WATCHDOG = r"""
+import os, runpy, sys, threading, time
+parent = int(sys.argv[1])
+def gone():
+    if os.name == "nt":
+        import ctypes
+        k32 = ctypes.windll.kernel32
+        handle = k32.OpenProcess(0x00100000, False, parent)  # SYNCHRONIZE
+        if not handle:
+            return True
+        try:
+            return k32.WaitForSingleObject(handle, 0) == 0  # WAIT_OBJECT_0: it has exited
+        finally:
+            k32.CloseHandle(handle)
+    return os.getppid() != parent  # re-parented: the parent died
+def watch():
+    while not gone():
+        time.sleep(0.5)
+    os._exit(137)
+threading.Thread(target=watch, name="acepp-parent-watch", daemon=True).start()
+sys.argv = ["main.py"] + sys.argv[2:]
+runpy.run_path("main.py", run_name="__main__")
+"""
+
+
+def _prctl_pdeathsig():
+    """A preexec_fn that makes the kernel SIGKILL the child when the thread that forked it ends, or None where
+    prctl is not available (not Linux). Resolved here, in the parent: the child only makes the call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        import signal
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError, ImportError):
+        return None
+    parent = os.getpid()
+    sigkill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != parent:  # the parent died between fork and prctl: nobody would kill us later
+            os._exit(137)
+
+    return preexec
 
 
 def free_port() -> int:
@@ -22,10 +77,22 @@ def free_port() -> int:
 
 class ComfyProcess:
     """``python main.py --listen 127.0.0.1 --port <free>`` in ``comfy_root`` with ``args`` added; the log goes
-    to ``log_path``. Use as a context manager, or start()/stop(); ``url`` is the address once started."""
+    to ``log_path``. Use as a context manager, or start()/stop(); ``url`` is the address once started.
+
+    ``parent_watch`` ties the server's life to this process, so that a parent killed without a chance to call
+    stop() (SIGKILL, a test runner's timeout) leaves no orphaned server holding gigabytes: "prctl" (Linux: the
+    kernel SIGKILLs the server when the forking thread ends; used by "auto" when start() runs on the main
+    thread, whose end is the process's), "watchdog" (a thread inside the server polls for its parent and exits
+    when it is gone: any OS, within about half a second), "auto" (prctl where it applies, else the watchdog)
+    or "off"."""
 
     def __init__(self, comfy_root: str | os.PathLike, log_path: str | os.PathLike, *, python: str = sys.executable,
-                 args: tuple[str, ...] = (), env: dict | None = None, startup_timeout: float = 240.0):
+                 args: tuple[str, ...] = (), env: dict | None = None, startup_timeout: float = 240.0,
+                 parent_watch: str = "auto"):
+        if parent_watch not in PARENT_WATCH:
+            raise ValueError(f"parent_watch must be one of {PARENT_WATCH}, not {parent_watch!r}")
+        self.parent_watch = parent_watch
+        self.watch_used = "off"  # what start() actually used
         self.comfy_root = Path(comfy_root)
         self.log_path = Path(log_path)
         self.python = python
@@ -64,14 +131,25 @@ class ComfyProcess:
             raise ClientError(EXIT_SERVER, f"no ComfyUI main.py in {self.comfy_root}")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        cmd = [self.python, "main.py", "--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch",
-               *self.args]
+        server_args = ["--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch", *self.args]
+        preexec, self.watch_used = None, "off"
+        if self.parent_watch in ("auto", "prctl"):
+            main_thread = threading.current_thread() is threading.main_thread()
+            preexec = _prctl_pdeathsig() if (main_thread or self.parent_watch == "prctl") else None
+            self.watch_used = "prctl" if preexec is not None else "watchdog"
+        elif self.parent_watch == "watchdog":
+            self.watch_used = "watchdog"
+        if self.watch_used == "watchdog":
+            cmd = [self.python, "-c", _WATCHDOG, str(os.getpid()), *server_args]
+        else:
+            cmd = [self.python, "main.py", *server_args]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with open(self.log_path, "ab") as log:
             env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", **self.env)
             self.proc = subprocess.Popen(cmd, cwd=self.comfy_root, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                         preexec_fn=preexec)
         with BlockingSession(self.url, connect_timeout=2) as session:
             while time.monotonic() < started + self.startup_timeout:
                 code = self.proc.poll()

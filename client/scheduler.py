@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from .errors import EXIT_INTERRUPTED, EXIT_SERVER, EXIT_UNSAFE_PATH, ClientError
+from .errors import EXIT_INTERRUPTED, EXIT_SERVER, EXIT_UNSAFE_PATH, EXIT_USAGE, ClientError
 from .graph import swap_text_encoder
 from .jobs import Job, plain_name
-from .session import ComfySession
+from .session import ComfySession, not_comfyui
 
 UPLOAD_SUBFOLDER = "acepp_client"
 POLL_S = 0.2
@@ -43,6 +43,9 @@ def is_done(out_dir: Path, job: Job) -> bool:
 
 def check_server_name(ref: dict) -> None:
     """A server's output reference must be plain relative names; anything else is refused before any write."""
+    if not isinstance(ref.get("filename"), str) or not isinstance(ref.get("subfolder", ""), str):
+        raise ClientError(EXIT_UNSAFE_PATH, f"the server named an output {ref!r} that is not a plain relative path; "
+                          "nothing written")
     subfolder = str(ref.get("subfolder", "")).replace("\\", "/")
     parts = [p for p in PurePosixPath(subfolder).parts] + [str(ref.get("filename", ""))]
     if subfolder.startswith("/") or not all(plain_name(p) for p in parts):
@@ -167,7 +170,10 @@ class Batch:
         try:
             graph = job.prompt(await self._upload(server, job))
             if server.dual_clip_info is None:
-                server.dual_clip_info = (await server.session.object_info("DualCLIPLoader")).get("DualCLIPLoader", {})
+                info = (await server.session.object_info("DualCLIPLoader")).get("DualCLIPLoader", {})
+                if not isinstance(info, dict):
+                    raise not_comfyui(server.url, "GET /object_info/DualCLIPLoader")
+                server.dual_clip_info = info
             note = swap_text_encoder(graph, server.dual_clip_info)
             if note and note not in self.notes:
                 self.notes.add(note)
@@ -216,18 +222,26 @@ class Batch:
         return names
 
     async def _download(self, server: _Server, entry: dict, job: Job) -> list[Path]:
-        refs = [item for output in (entry.get("outputs") or {}).values() for item in output.get("images") or []
-                if item.get("type", "output") == "output"]
+        outputs = [output for output in (entry.get("outputs") or {}).values()]
+        images = [output.get("images") or [] if isinstance(output, dict) else None for output in outputs]
+        if not all(isinstance(items, list) and all(isinstance(item, dict) for item in items) for items in images):
+            raise not_comfyui(server.url, f"GET /history (outputs of {job.name})")
+        refs = [item for items in images for item in items if item.get("type", "output") == "output"]
         for ref in refs:  # every name is checked before anything is written
             check_server_name(ref)
         blobs = [await server.session.view(ref) for ref in refs]
         suffix = PurePosixPath(refs[0]["filename"]).suffix if refs else ".png"
         targets = output_paths(self.out_dir, job, len(blobs), suffix or ".png")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for target, data in reversed(list(zip(targets, blobs))):  # the first output last: it marks the job done
-            partial = target.with_name(f".{target.name}.part")
-            partial.write_bytes(data)
-            partial.replace(target)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            for target, data in reversed(list(zip(targets, blobs))):  # the first output last: it marks the job done
+                partial = target.with_name(f".{target.name}.part")
+                partial.write_bytes(data)
+                partial.replace(target)
+        except OSError as e:  # the folder vanished, the disk is full, a name is refused by the file system
+            raise ClientError(EXIT_USAGE, f"{job.name}: cannot write its result into {self.out_dir} "
+                              f"({e.__class__.__name__}: {e.strerror or e}); free space or give another --out"
+                              ) from None
         return targets
 
 

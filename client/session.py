@@ -20,15 +20,37 @@ WS_CLOSED = "#ws_closed"  # the event a prompt's queue gets when the websocket g
 Progress = Callable[[dict], None]
 
 
+def not_comfyui(url: str, what: str, body: bytes | str | None = None) -> ClientError:
+    """A server whose answer is not what ComfyUI answers (not JSON, or JSON of another shape): it is treated as
+    a server that failed (EXIT_SERVER), so a batch drops it and runs its jobs elsewhere."""
+    sample = body[:200] if body is not None else ""
+    return ClientError(EXIT_SERVER, f"the server at {url} answered {what} with something that is not ComfyUI's "
+                       f"answer{f' ({sample!r})' if sample else ''}: check --server (is it a ComfyUI?)")
+
+
+def parse_json(url: str, what: str, body: bytes, kind: type = dict):
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise not_comfyui(url, what, body) from None
+    if not isinstance(data, kind):
+        raise not_comfyui(url, what, body)
+    return data
+
+
 def format_rejection(answer: dict, body: str, graph: dict) -> str:
     """POST /prompt's error answer as lines naming each node and what is wrong with it."""
     lines = []
     error = answer.get("error")
     if isinstance(error, dict):
         lines.append(f"  {error.get('message', '')}: {error.get('details', '')}".rstrip(": "))
-    for nid, info in (answer.get("node_errors") or {}).items():
-        ctype = info.get("class_type") or graph.get(nid, {}).get("class_type", "?")
-        for err in info.get("errors") or []:
+    node_errors = answer.get("node_errors")
+    for nid, info in (node_errors.items() if isinstance(node_errors, dict) else ()):
+        info = info if isinstance(info, dict) else {"errors": [{"message": str(info)}]}
+        ctype = info.get("class_type") or (graph.get(nid) or {}).get("class_type", "?")
+        errors = info.get("errors") if isinstance(info.get("errors"), list) else []
+        for err in errors:
+            err = err if isinstance(err, dict) else {"message": str(err)}
             lines.append(f"  node {nid} ({ctype}): {err.get('message', '')}: {err.get('details', '')}")
     if not lines:
         lines.append("  " + body[:1000])
@@ -38,6 +60,12 @@ def format_rejection(answer: dict, body: str, graph: dict) -> str:
 def format_execution_error(data: dict, label: str) -> str:
     return (f"{label}: execution error in node {data.get('node_id')} ({data.get('node_type')}): "
             f"{data.get('exception_type', '')}: {str(data.get('exception_message', '')).strip()}")
+
+
+def _completed(entry: dict | None) -> bool:
+    """A history entry of a prompt that has finished (well or not)."""
+    status = (entry or {}).get("status")
+    return isinstance(status, dict) and status.get("completed") is not None
 
 
 class ComfySession:
@@ -91,11 +119,13 @@ class ComfySession:
             raise ClientError(EXIT_SERVER, f"cannot reach the ComfyUI server at {self.url} "
                               f"({e.__class__.__name__}{': ' + str(e) if str(e) else ''})") from e
 
-    async def get_json(self, path: str, *, params=None, timeout: float | None = None):
+    async def get_json(self, path: str, *, params=None, timeout: float | None = None, kind: type = dict):
+        """The JSON answer of a GET (a JSON object unless ``kind`` says otherwise); anything else is
+        ClientError(EXIT_SERVER), like a server that does not answer."""
         status, body = await self.request("GET", path, params=params, timeout=timeout)
         if status != 200:
             raise ClientError(EXIT_SERVER, f"GET {path} on {self.url}: HTTP {status} {body[:300]!r}")
-        return json.loads(body)
+        return parse_json(self.url, f"GET {path}", body, kind)
 
     async def post_json(self, path: str, payload: dict, *, timeout: float | None = None) -> tuple[int, bytes]:
         return await self.request("POST", path, json_body=payload, timeout=timeout)
@@ -113,7 +143,10 @@ class ComfySession:
     async def queue_length(self) -> int:
         """Prompts running or waiting on the server, from anyone (GET /queue)."""
         queue = await self.get_json("/queue", timeout=15)
-        return len(queue.get("queue_running") or []) + len(queue.get("queue_pending") or [])
+        running, pending = queue.get("queue_running") or [], queue.get("queue_pending") or []
+        if not isinstance(running, list) or not isinstance(pending, list):
+            raise not_comfyui(self.url, "GET /queue", json.dumps(queue))
+        return len(running) + len(pending)
 
     async def upload_image(self, data: bytes, filename: str, subfolder: str = "", overwrite: bool = True) -> str:
         """POST /upload/image; the value a LoadImage ``image`` widget takes for the stored file."""
@@ -125,12 +158,16 @@ class ComfySession:
         status, body = await self.request("POST", "/upload/image", data=form)
         if status != 200:
             raise ClientError(EXIT_SERVER, f"upload of {filename} to {self.url} failed: HTTP {status} {body[:300]!r}")
-        info = json.loads(body)
-        return f"{info['subfolder']}/{info['name']}" if info.get("subfolder") else info["name"]
+        info = parse_json(self.url, "POST /upload/image", body)
+        name, subfolder = info.get("name"), info.get("subfolder") or ""
+        if not isinstance(name, str) or not name or not isinstance(subfolder, str):
+            raise not_comfyui(self.url, "POST /upload/image", body)
+        return f"{subfolder}/{name}" if subfolder else name
 
     async def view(self, ref: dict) -> bytes:
         """The bytes of an image reference ({filename, subfolder, type}) from a history entry."""
-        params = {"filename": ref["filename"], "subfolder": ref.get("subfolder", ""), "type": ref.get("type", "output")}
+        params = {"filename": str(ref["filename"]), "subfolder": str(ref.get("subfolder", "")),
+                  "type": str(ref.get("type", "output"))}
         status, body = await self.request("GET", "/view", params=params)
         if status != 200:
             raise ClientError(EXIT_SERVER, f"GET /view {ref['filename']} on {self.url}: HTTP {status}")
@@ -156,8 +193,12 @@ class ComfySession:
         text = body.decode("utf-8", "replace")
         try:
             answer = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        if status == 200 and not answer.get("node_errors") and not isinstance(answer.get("prompt_id"), str):
+            raise not_comfyui(self.url, "POST /prompt", body)
         # A 200 that still lists node_errors means ComfyUI dropped the invalid outputs and runs the rest.
         if status != 200 or answer.get("node_errors") or "prompt_id" not in answer:
             raise ClientError(EXIT_REJECTED, "the server rejected the prompt:\n" + format_rejection(answer, text, graph),
@@ -171,7 +212,10 @@ class ComfySession:
 
     async def history(self, pid: str) -> dict | None:
         data = await self.get_json(f"/history/{pid}")
-        return data.get(pid) if isinstance(data, dict) else None
+        entry = data.get(pid)
+        if entry is not None and (not isinstance(entry, dict) or not isinstance(entry.get("status") or {}, dict)):
+            raise not_comfyui(self.url, f"GET /history/{pid}", json.dumps(data))
+        return entry
 
     async def listen(self) -> bool:
         """Open the websocket (progress and completion events); False when the server offers none."""
@@ -192,9 +236,15 @@ class ComfySession:
                     continue  # binary previews
                 try:
                     event = json.loads(msg.data)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
-                pid = (event.get("data") or {}).get("prompt_id")
+                if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                    continue  # not a ComfyUI event
+                if not isinstance(event.get("data"), dict):
+                    event["data"] = {}
+                pid = event["data"].get("prompt_id")
+                if not isinstance(pid, str):
+                    continue
                 if pid in self._events:
                     self._events[pid].put_nowait(event)
                 elif pid:
@@ -214,7 +264,7 @@ class ComfySession:
                 raise ClientError(EXIT_TIMEOUT, f"{label}: no result after {timeout:.0f} s (prompt {pid} on {self.url})")
             if not live:
                 entry = await self.history(pid)
-                if entry is not None and (entry.get("status") or {}).get("completed") is not None:
+                if _completed(entry):
                     return self._finished(entry, pid, label)
                 await asyncio.sleep(min(0.25, remaining))
                 continue
@@ -225,7 +275,7 @@ class ComfySession:
             if event is None or event["type"] == WS_CLOSED:
                 live = event is None
                 entry = await self.history(pid)
-                if entry is not None and (entry.get("status") or {}).get("completed") is not None:
+                if _completed(entry):
                     return self._finished(entry, pid, label)
                 continue
             kind, data = event["type"], event.get("data") or {}
@@ -251,7 +301,13 @@ class ComfySession:
         self._events.pop(pid, None)
         self._graphs.pop(pid, None)
         status = entry.get("status") or {}
-        for name, data in status.get("messages") or []:
+        messages = status.get("messages") if isinstance(status, dict) else None
+        outputs = entry.get("outputs") or {}
+        if not isinstance(status, dict) or not isinstance(messages or [], list) or not isinstance(outputs, dict) \
+                or not all(isinstance(m, (list, tuple)) and len(m) == 2 for m in messages or []):
+            raise not_comfyui(self.url, f"GET /history/{pid}", json.dumps(entry)[:200])
+        for name, data in messages or []:
+            data = data if isinstance(data, dict) else {}
             if name == "execution_error":
                 raise ClientError(EXIT_EXECUTION, format_execution_error(data, label), details=data)
             if name == "execution_interrupted":

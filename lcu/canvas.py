@@ -14,8 +14,8 @@ import torch
 from .images import as_image_batch, broadcast_batch, resize_image
 from .layout import AcePlusError, CanvasLayout, EditSource, Rect
 from .masks import binarize, model_mask, normalize_mask
-from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, centre_crop_aspect,
-                     plan_canvas)
+from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, beyond_aspect,
+                     centre_crop_aspect, plan_canvas)
 
 GREY = 0.5
 
@@ -60,6 +60,24 @@ def context_region(mask: torch.Tensor, margin: int) -> Rect:
     return Rect(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
 
 
+def aspect_error(soft: torch.Tensor, context_margin: Optional[int]) -> AcePlusError:
+    """The edit image (or its crop) is beyond 4:1: name the change that actually brings it within."""
+    height, width = soft.shape[1], soft.shape[2]
+    tight = context_region(soft, 0)
+    limit = f"{MAX_ASPECT:g}:1"
+    if context_margin is None:
+        if not beyond_aspect(tight.h, tight.w):
+            return AcePlusError(f"the edit image is {width}x{height}, beyond the {limit} aspect ACE++ supports; turn "
+                                f"on crop_to_context with context_margin 0 (the area around the mask fits), or crop "
+                                f"the edit image to at most {limit}.")
+    elif not beyond_aspect(tight.h, tight.w):
+        return AcePlusError(f"crop_to_context is on, but with a context_margin of {context_margin} px the area around "
+                            f"the mask is beyond the {limit} aspect ACE++ supports inside this {width}x{height} edit "
+                            "image; set context_margin to 0, or crop the edit image.")
+    return AcePlusError(f"the edit image is {width}x{height} and the area around its mask is beyond the {limit} aspect "
+                        f"ACE++ supports, even cropped; crop or pad the edit image to at most {limit}.")
+
+
 def place_reference(reference: torch.Tensor, panel_width: int, content_height: int, canvas_height: int) -> torch.Tensor:
     content = resize_image(reference, content_height, panel_width)
     if content_height == canvas_height:
@@ -97,6 +115,8 @@ def build_canvas(
             region = Rect(0, 0, edit.shape[2], edit.shape[1])
         else:
             region = context_region(soft, context_margin)
+        if beyond_aspect(region.h, region.w):
+            raise aspect_error(soft, context_margin)
         target_w, target_h = edit.shape[2], edit.shape[1]
         dtype = edit.dtype
         source = EditSource(image=edit, blend_mask=soft)
@@ -110,6 +130,9 @@ def build_canvas(
             raise AcePlusError(f"the target size must be positive; got {target_w}x{target_h}.")
         if not refs:
             raise AcePlusError("reference generation needs at least one reference image.")
+        if beyond_aspect(target_h, target_w):
+            raise AcePlusError(f"width x height is {target_w}x{target_h}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
+                               f"supports; set width and height to at most {MAX_ASPECT:g}:1.")
         batch = max(r.shape[0] for r in refs)
         region = Rect(0, 0, target_w, target_h)
         dtype = refs[0].dtype

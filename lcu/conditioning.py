@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import torch
 
+from .images import broadcast_batch, image_problem, mask_problem
 from .layout import AcePlusError
 
 GREY = 0.5
 
 
 def check_canvas_mask(canvas: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The canvas mask as [B, H, W, 1] for `canvas`: the same shape checks and batch rule as every other input."""
+    problem = image_problem(canvas, "canvas") or mask_problem(mask, "canvas mask")
+    if problem:
+        raise AcePlusError(problem)
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
-    if canvas.dim() != 4 or mask.dim() != 3 or tuple(canvas.shape[1:3]) != tuple(mask.shape[1:3]):
+    if canvas.dim() != 4 or tuple(canvas.shape[1:3]) != tuple(mask.shape[1:3]):
         raise AcePlusError(
             f"the canvas {tuple(canvas.shape)} and its mask {tuple(mask.shape)} do not match; connect both from "
             "the same ACE++ canvas builder."
         )
-    if mask.shape[0] not in (1, canvas.shape[0]):
-        raise AcePlusError(f"{mask.shape[0]} masks for {canvas.shape[0]} canvases; give 1 or {canvas.shape[0]}.")
-    return mask.to(canvas.dtype).unsqueeze(-1)
+    return broadcast_batch(mask, canvas.shape[0], "canvas mask").to(canvas.dtype).unsqueeze(-1)
 
 
 def repaint(canvas: torch.Tensor, mask: torch.Tensor, repainting_scale: float) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
-from .images import broadcast_batch, check_aspect, resize_image, resize_mask, to_rgb
+from .images import broadcast_batch, check_aspect, mask_problem, resize_image, resize_mask, to_rgb
 from .layout import AcePlusError
 from .masks import binarize
 
@@ -97,9 +97,9 @@ def composite_control(image: torch.Tensor, control: torch.Tensor, mask: torch.Te
     check_aspect(tuple(control.shape[1:3]), (height, width), "control map")
     control = broadcast_batch(resize_image(control, height, width), batch, "control map")
 
-    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
-        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise AcePlusError(f"expected a MASK shaped [batch, height, width], got {shape}")
+    problem = mask_problem(mask, "mask")
+    if problem:
+        raise AcePlusError(problem)
     m = (mask if mask.ndim == 3 else mask.unsqueeze(0)).to(device=image.device, dtype=torch.float32)
     check_aspect(tuple(m.shape[1:3]), (height, width), "mask")
     inside = broadcast_batch(binarize(resize_mask(m, height, width)), batch, "mask").unsqueeze(-1) > 0

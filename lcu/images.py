@@ -30,15 +30,50 @@ def to_rgb(image: torch.Tensor) -> torch.Tensor:
     raise AcePlusError(f"an image has {channels} channels; give an RGB (3), greyscale (1) or RGBA (4) image")
 
 
-def as_image_batch(image, what: str) -> torch.Tensor:
-    """A user's IMAGE (a single [H, W, C] image too) as a float RGB batch; errors name the input."""
+def _shape(t) -> str:
+    return "x".join(map(str, t.shape)) if isinstance(t, torch.Tensor) else type(t).__name__
+
+
+def image_problem(image, what: str) -> str | None:
+    """What is wrong with a user's IMAGE ([B, H, W, C], or one [H, W, C] image), None when nothing is.
+
+    The one shape check of the pack: the nodes' input validation and every lcu function use it."""
     if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
-        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise AcePlusError(f"the {what} must be an IMAGE batch [batch, height, width, channels]; got {shape}.")
+        return (f"the {what} is not an IMAGE [batch, height, width, channels] (got {_shape(image)}); connect an IMAGE output "
+                "(a MASK needs a 'Convert Mask to Image' node first).")
     if image.dim() == 3:
         image = image.unsqueeze(0)
-    if image.shape[0] == 0:
-        raise AcePlusError(f"the {what} batch is empty.")
+    batch, height, width, channels = image.shape
+    if batch == 0 or height == 0 or width == 0:
+        return (f"the {what} is empty ({batch} images of {width}x{height} px); connect an image with pixels (check "
+                "the crop, resize or batch node before it).")
+    if channels not in (1, 3, 4):
+        return f"the {what} has {channels} channels; connect an RGB (3), greyscale (1) or RGBA (4) image."
+    if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+        return f"the {what} contains NaN or infinite pixel values; fix or replace the node that made it."
+    return None
+
+
+def mask_problem(mask, what: str) -> str | None:
+    """What is wrong with a user's MASK ([B, H, W], or one [H, W] mask), None when nothing is."""
+    if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3):
+        return (f"the {what} is not a MASK [batch, height, width] (got {_shape(mask)}); connect a MASK output (an "
+                "IMAGE needs a 'Convert Image to Mask' node first).")
+    if mask.numel() == 0:
+        return (f"the {what} is empty ({_shape(mask)}); connect a mask with pixels, or disconnect it to use the "
+                "whole image (check the crop or resize node before it).")
+    if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
+        return f"the {what} contains NaN or infinite values; fix or replace the node that made it."
+    return None
+
+
+def as_image_batch(image, what: str) -> torch.Tensor:
+    """A user's IMAGE (a single [H, W, C] image too) as a float RGB batch; errors name the input."""
+    problem = image_problem(image, what)
+    if problem:
+        raise AcePlusError(problem)
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
     return to_rgb(image.float())
 
 
@@ -48,6 +83,9 @@ def broadcast_batch(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
         return t
     if t.shape[0] == 1:
         return t.expand(batch, *t.shape[1:])
+    if batch == 1:
+        raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but the image has a batch of 1; give a "
+                           f"single {what} (used for every image) or a batch of {t.shape[0]} images.")
     raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but the image has a batch of {batch}; "
                        f"give 1 (used for every image) or {batch}.")
 

@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .images import broadcast_batch, check_aspect, resize_mask
+from .images import broadcast_batch, check_aspect, mask_problem, resize_mask
 from .layout import AcePlusError
 
 PLACEHOLDER_SIZE = 64  # LoadImage returns a 64x64 zero mask when the image has no alpha channel
@@ -48,12 +48,13 @@ def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str 
     batch, height, width = image.shape[0], image.shape[1], image.shape[2]
     if mask is None:
         return image.new_ones(batch, height, width)
+    if isinstance(mask, torch.Tensor) and mask.dim() == 4 and mask.shape[-1] in (1, 3, 4):
+        mask = mask[..., 0]  # an IMAGE wired as a mask: take its first channel
+    problem = mask_problem(mask, what)
+    if problem:
+        raise AcePlusError(problem)
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
-    if mask.dim() == 4 and mask.shape[-1] in (1, 3, 4):
-        mask = mask[..., 0]  # an IMAGE wired as a mask: take its first channel
-    if mask.dim() != 3:
-        raise AcePlusError(f"the {what} must be a MASK [batch, height, width]; got shape {tuple(mask.shape)}.")
     mask = mask.to(image.dtype).clamp(0.0, 1.0)
     if is_placeholder(mask, (height, width)):
         return image.new_ones(batch, height, width)

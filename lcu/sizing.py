@@ -16,6 +16,7 @@ from .layout import AcePlusError
 
 TOKEN_PX = 16
 DEFAULT_TOKEN_BUDGET = 4096  # a 1024x1024 canvas
+MAX_TOKEN_BUDGET = 65536  # the most the canvas node's token_budget widget allows (a 4096x4096 canvas)
 MAX_ASPECT = 4.0  # ACE++ centre-crops inputs beyond 4:1
 REFERENCE_SIZINGS = ("resize", "keep_pixels")
 DEFAULT_KEEP_PIXELS_RATE = 0.8  # what the FFT model is stable with
@@ -71,6 +72,47 @@ def reference_extent(ref_hw: tuple[int, int], target_height: int, sizing: str, k
     raise AcePlusError(f"unknown reference sizing '{sizing}'; use one of {', '.join(REFERENCE_SIZINGS)}.")
 
 
+def beyond_aspect(height: int, width: int) -> bool:
+    return max(height, width) > MAX_ASPECT * min(height, width)
+
+
+def too_narrow(th: int, tw: int, extents, reference_hws, token_budget: int, sizing: str) -> str:
+    """Why a panel came out under one token wide, with the change that fixes it: never "raise token_budget"
+    when no budget can help, never a budget above the widget's maximum."""
+    narrow = [(i, w) for i, (w, _) in enumerate(extents) if w < TOKEN_PX]
+    if narrow:
+        # Even at full size (scale 1) this reference is under 16 px wide: no budget can help.
+        i, w = narrow[0]
+        rh, rw = reference_hws[i]
+        resized = rw * th / rh  # its width with reference_sizing resize
+        if sizing == "keep_pixels" and resized >= TOKEN_PX:
+            return (f"reference {i + 1} ({rw}x{rh}) would be only {w:.0f} px wide with keep_pixels (shrunk to "
+                    "keep_pixels_rate x the target height); set reference_sizing to resize, or give a wider reference.")
+        taller = math.ceil(TOKEN_PX * rh / rw)
+        return (f"reference {i + 1} ({rw}x{rh}) would be only {w:.0f} px wide next to a target {th} px tall; give a "
+                f"wider reference, or a target at least {taller} px tall.")
+    scale = _scale(th, tw, extents, token_budget)
+    if not _fits(th, tw, extents, MAX_TOKEN_BUDGET):
+        return (f"this canvas is too wide for any token budget (at most {MAX_TOKEN_BUDGET}): a panel would be under "
+                f"{TOKEN_PX} px. Use fewer or less extreme references, or a less wide target.")
+    lo, hi = token_budget, MAX_TOKEN_BUDGET  # lo does not fit, hi does: the smallest budget that fits
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _fits(th, tw, extents, mid) else (mid, hi)
+    return (f"a token budget of {token_budget} is too small for this canvas: at scale {scale:.3f} a panel would be "
+            f"under {TOKEN_PX} px. Raise token_budget to at least {hi}, or use fewer or less extreme references.")
+
+
+def _scale(th: int, tw: int, extents, token_budget: int) -> float:
+    width = sum(w for w, _ in extents) + tw
+    return min(1.0, math.sqrt(token_budget * TOKEN_PX * TOKEN_PX / (width * th)))
+
+
+def _fits(th: int, tw: int, extents, token_budget: int) -> bool:
+    scale = _scale(th, tw, extents, token_budget)
+    return min([floor16(th * scale), floor16(tw * scale)] + [floor16(w * scale) for w, _ in extents]) >= TOKEN_PX
+
+
 def plan_canvas(
     target_hw: tuple[int, int],
     reference_hws: Sequence[tuple[int, int]],
@@ -81,12 +123,11 @@ def plan_canvas(
     """Panel sizes for a target of target_hw (what the target panel must show) and the references."""
     th, tw = target_hw
     if th < TOKEN_PX or tw < TOKEN_PX:
-        raise AcePlusError(f"the target is {tw}x{th}; both sides must be at least {TOKEN_PX} px.")
-    if max(th, tw) > MAX_ASPECT * min(th, tw):
-        raise AcePlusError(
-            f"the target is {tw}x{th}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ supports; crop the edit image, "
-            "or enable crop-to-context so only the area around the mask is used."
-        )
+        raise AcePlusError(f"the target is {tw}x{th}; both sides must be at least {TOKEN_PX} px: give a larger "
+                           "edit image (or a larger width and height).")
+    if beyond_aspect(th, tw):
+        raise AcePlusError(f"the target is {tw}x{th}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ supports; crop or "
+                           f"pad it to at most {MAX_ASPECT:g}:1.")
     if reference_sizing not in REFERENCE_SIZINGS:
         raise AcePlusError(f"unknown reference sizing '{reference_sizing}'; use one of {', '.join(REFERENCE_SIZINGS)}.")
     if token_budget < 1:
@@ -94,8 +135,7 @@ def plan_canvas(
     if not 0.0 < keep_pixels_rate <= 1.0:
         raise AcePlusError(f"keep_pixels_rate must be in (0, 1]; got {keep_pixels_rate}.")
     extents = [reference_extent(hw, th, reference_sizing, keep_pixels_rate) for hw in reference_hws]
-    width = sum(w for w, _ in extents) + tw
-    scale = min(1.0, math.sqrt(token_budget * TOKEN_PX * TOKEN_PX / (width * th)))
+    scale = _scale(th, tw, extents, token_budget)
     canvas_height = floor16(th * scale)
     references = tuple(
         PanelPlan(panel_width=floor16(w * scale), content_height=min(canvas_height, max(1, round(h * scale))))
@@ -105,12 +145,5 @@ def plan_canvas(
                       target_width=floor16(tw * scale))
     narrowest = min([plan.canvas_height, plan.target_width] + [r.panel_width for r in references])
     if narrowest < TOKEN_PX:
-        # The budget at which the narrowest unscaled panel side would reach one token (16 px), plus slack
-        # for the flooring of every side.
-        smallest_side = min([th, tw] + [w for w, _ in extents])
-        needed = math.ceil(width * th * (2 * TOKEN_PX / smallest_side) ** 2 / (TOKEN_PX * TOKEN_PX))
-        raise AcePlusError(
-            f"a token budget of {token_budget} is too small for this canvas: at scale {scale:.3f} a panel would be "
-            f"under {TOKEN_PX} px. Raise token_budget to at least {needed}, or use fewer or less extreme references."
-        )
+        raise AcePlusError(too_narrow(th, tw, extents, reference_hws, token_budget, reference_sizing))
     return plan

@@ -3,8 +3,9 @@ import torch
 from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.canvas import build_canvas
-from ..lcu.sizing import DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, REFERENCE_SIZINGS
+from ..lcu.sizing import DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, REFERENCE_SIZINGS
 from .types import CATEGORY, Layout, References
+from .validation import checked
 
 MASK_TINT = torch.tensor([1.0, 0.1, 0.1])
 
@@ -36,6 +37,7 @@ class AddReference(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, image, references=None) -> io.NodeOutput:
         return io.NodeOutput(tuple(references or ()) + (image,))
 
@@ -69,7 +71,7 @@ class CanvasBuilder(io.ComfyNode):
                                      "size comes out of ACE++ Stitch)."),
                 io.Int.Input("height", default=1024, min=16, max=8192, step=1,
                              tooltip="Height of the image to generate when there is no edit image."),
-                io.Int.Input("token_budget", default=DEFAULT_TOKEN_BUDGET, min=64, max=65536, step=64,
+                io.Int.Input("token_budget", default=DEFAULT_TOKEN_BUDGET, min=64, max=MAX_TOKEN_BUDGET, step=64,
                              tooltip="Most FLUX tokens (16x16 px cells) for the WHOLE canvas, references included. "
                                      "4096 = a 1024x1024 canvas. Larger is sharper but slower and needs more "
                                      "memory; the canvas is only ever shrunk, never enlarged."),
@@ -102,6 +104,7 @@ class CanvasBuilder(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context,
                 context_margin, reference=None, more_references=None, edit_image=None, mask=None) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())

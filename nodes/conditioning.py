@@ -9,11 +9,13 @@ naming the node to swap instead of a shape error deep inside the sampler.
 import torch
 from comfy_api.v0_0_2 import io
 
+import comfy.hooks
 import node_helpers
 
 from ..lcu.conditioning import fft_split, repaint
-from .models import ModelFamily, require_family
+from .models import ModelFamily, guard_hooks, require_family
 from .types import CATEGORY
+from .validation import checked
 
 
 def encode(vae, pixels: torch.Tensor) -> torch.Tensor:
@@ -24,12 +26,14 @@ def conditioned(positive, negative, concat_latent: torch.Tensor, mask: torch.Ten
     """(positive, negative, latent) with the concat latent and mask attached as InpaintModelConditioning does."""
     concat_mask = mask.reshape(-1, 1, mask.shape[-2], mask.shape[-1])
     values = {"concat_latent_image": concat_latent, "concat_mask": concat_mask}
-    out = [node_helpers.conditioning_set_values(c, values) for c in (positive, negative)]
+    hooks = guard_hooks()  # the sampled model is checked against this conditioning, whichever loader made it
+    out = [comfy.hooks.set_hooks_for_conditioning(node_helpers.conditioning_set_values(c, values), hooks)
+           for c in (positive, negative)]
+    # The encoded canvas, as the stock InpaintModelConditioning returns: at denoise 1 (the ACE++ setting) only
+    # its shape matters, below 1 sampling starts from it.
+    latent = {"samples": encode(vae, canvas)}
     if noise_mask:
-        latent = {"samples": encode(vae, canvas), "noise_mask": concat_mask}
-    else:
-        # At denoise 1 (the ACE++ setting) the starting latent is pure noise: only its shape matters.
-        latent = {"samples": torch.zeros_like(concat_latent[:, :16])}
+        latent["noise_mask"] = concat_mask
     return out[0], out[1], latent
 
 
@@ -53,7 +57,8 @@ OUTPUTS = [
                                    "KSampler negative."),
     io.Latent.Output(display_name="latent",
                      tooltip="The starting latent at the canvas size (the encoded canvas with a noise mask when "
-                             "noise_mask is on). Connect to KSampler latent_image, with denoise 1."),
+                             "noise_mask is on). Connect to KSampler latent_image: denoise 1 is the ACE++ setting, "
+                             "below 1 sampling starts from the canvas."),
 ]
 
 
@@ -79,6 +84,7 @@ class FillConditioning(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
                 noise_mask) -> io.NodeOutput:
         require_family(model, ModelFamily.FILL, "ACE++ Fill Conditioning")
@@ -109,6 +115,7 @@ class FFTConditioning(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
                 noise_mask) -> io.NodeOutput:
         require_family(model, ModelFamily.FFT, "ACE++ FFT Conditioning")

@@ -5,6 +5,7 @@ from ..lcu.control import CONTROL_KINDS, composite_control, make_control_map
 from ..lcu.layout import AcePlusError
 from ..lcu.masks import normalize_mask
 from .types import CATEGORY
+from .validation import checked
 
 EXTERNAL = "external"
 
@@ -49,6 +50,7 @@ class ControlMap(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, image, kind, mosaic_cell, canny_low, canny_high, mask=None, control_image=None) -> io.NodeOutput:
         if kind == EXTERNAL:
             if control_image is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from comfy_api.v0_0_2 import io, ui
 
+import comfy.hooks
 import comfy.lora
 import comfy.lora_convert
 import comfy.model_base
@@ -23,6 +24,7 @@ import folder_paths
 from ..lcu.layout import AcePlusError
 from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
 from .types import CATEGORY
+from .validation import checked
 
 
 class ModelFamily(enum.Enum):
@@ -73,6 +75,35 @@ def require_family(model, family: ModelFamily, node: str) -> None:
 
 LATENT_CHANNELS, MASK_CHANNELS = 16, 64
 GUARD_KEY = "acepp_conditioning_guard"
+COND_GUARD_KEY = "acepp_conditioning_guard_on_cond"
+
+
+def image_channels(family: ModelFamily) -> int:
+    """Channels of the image latent the conditioning must bring: 16 for Fill, 32 for FFT."""
+    return family.value - LATENT_CHANNELS - MASK_CHANNELS
+
+
+def check_sampling(guider, family: ModelFamily | None) -> None:
+    """Before the first step: the conditioning's image latent must fit the model being sampled (`family`;
+    None = find it from the guider's model)."""
+    if family is None:
+        family = model_family(guider.model_patcher)
+        if family is None:
+            raise AcePlusError(
+                f"the sampler's model is {describe_model(guider.model_patcher)} but its conditioning comes from ACE++ "
+                "Fill/FFT Conditioning; connect the same model you gave the conditioning node to KSampler's model.")
+    for conds in guider.conds.values():
+        for cond in conds or []:
+            latent = cond.get("concat_latent_image")
+            # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
+            channels = latent.shape[1] if latent is not None else LATENT_CHANNELS
+            if channels != image_channels(family):
+                made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels),
+                                "another model")
+                raise AcePlusError(
+                    f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
+                    f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
+                    "only fits FLUX.1-Fill-dev).")
 
 
 def guard_conditioning(model, family: ModelFamily) -> None:
@@ -82,26 +113,28 @@ def guard_conditioning(model, family: ModelFamily) -> None:
     InpaintModelConditioning, or sample a different model than the one conditioned. Without this the
     mismatch surfaces as a matrix-shape error inside the first sampling step.
     """
-    def image_channels(f: ModelFamily) -> int:
-        return f.value - LATENT_CHANNELS - MASK_CHANNELS  # what the conditioning must bring: 16 Fill, 32 FFT
-
     def check_before_sampling(executor, *args, **kwargs):
-        for conds in executor.class_obj.conds.values():
-            for cond in conds or []:
-                latent = cond.get("concat_latent_image")
-                # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
-                channels = latent.shape[1] if latent is not None else LATENT_CHANNELS
-                if channels != image_channels(family):
-                    made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels),
-                                    "another model")
-                    raise AcePlusError(
-                        f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
-                        f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
-                        "only fits FLUX.1-Fill-dev).")
+        check_sampling(executor.class_obj, family)
         return executor(*args, **kwargs)
 
     if GUARD_KEY not in model.wrappers.get(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, {}):
         model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, GUARD_KEY, check_before_sampling)
+
+
+def _check_sampled_model(executor, *args, **kwargs):
+    check_sampling(executor.class_obj, None)
+    return executor(*args, **kwargs)
+
+
+def guard_hooks():
+    """A hook group for the pack's conditioning: ComfyUI registers its OUTER_SAMPLE wrapper on whichever model
+    samples this conditioning (a stock UNETLoader's too), for that sampling only. Nothing global is patched."""
+    hook = comfy.hooks.TransformerOptionsHook(
+        transformers_dict={"wrappers": {comfy.patcher_extension.WrappersMP.OUTER_SAMPLE:
+                                        {COND_GUARD_KEY: [_check_sampled_model]}}})
+    group = comfy.hooks.HookGroup()
+    group.add(hook)
+    return group
 
 
 def find_model_file(folder: str, name: str, download: ModelFile | None = None) -> str:
@@ -171,6 +204,7 @@ def apply_lora(model, lora_sd: dict, strength: float):
 
 
 LORA_CHOICES = list(ACE_LORAS) + ["file"]
+RELEASED = "(released file for the vertical)"
 
 
 class LoraLoader(io.ComfyNode):
@@ -190,7 +224,7 @@ class LoraLoader(io.ComfyNode):
                 io.Combo.Input("vertical", options=LORA_CHOICES, default="portrait",
                                tooltip="Which released ACE++ LoRA: portrait (faces), subject (objects, logos, "
                                        "try-on), local_editing (repainting, control maps). 'file' uses lora_name."),
-                io.Combo.Input("lora_name", options=["(released file for the vertical)"] + folder_paths.get_filename_list("loras"),
+                io.Combo.Input("lora_name", options=[RELEASED] + folder_paths.get_filename_list("loras"),
                                tooltip="vertical = file only: any LoRA file from models/loras."),
                 io.Float.Input("strength", default=1.0, min=-4.0, max=4.0, step=0.05,
                                tooltip="LoRA strength; ACE++ is trained and evaluated at 1.0."),
@@ -210,9 +244,10 @@ class LoraLoader(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, model, vertical, lora_name, strength, on_mismatch) -> io.NodeOutput:
         if vertical == "file":
-            if lora_name not in folder_paths.get_filename_list("loras"):
+            if lora_name == RELEASED:
                 raise AcePlusError("vertical is 'file' but no LoRA file is selected in lora_name; pick one, or "
                                    "pick a vertical to use its released file.")
             path, shown = find_model_file("loras", lora_name), lora_name
@@ -259,16 +294,17 @@ class FFTLoader(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, unet_name, weight_dtype) -> io.NodeOutput:
         if weight_dtype == "fp16":
             raise AcePlusError("the FLUX Fill family (the ACE++ FFT model included) does not support fp16; choose "
                                "bf16, or fp32 if your GPU has no bf16.")
         path = find_model_file("diffusion_models", unet_name, MODEL_FILES["fft"])
+        dtype = FFT_DTYPES[weight_dtype]  # a known choice: the schema check ran first
         sd = load_state_dict(path)
         stored = {t.dtype for t in sd.values() if t.is_floating_point()}
         try:
-            model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": FFT_DTYPES[weight_dtype]}
-                                                             if FFT_DTYPES[weight_dtype] else {})
+            model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype} if dtype else {})
         except Exception as e:
             raise AcePlusError(f"ComfyUI could not load '{unet_name}' as a diffusion model ({e}).") from e
         if model is None:

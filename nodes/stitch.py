@@ -3,6 +3,7 @@ from comfy_api.v0_0_2 import io
 
 from ..lcu.stitch import stitch
 from .types import CATEGORY, Layout
+from .validation import checked
 
 
 class Stitch(io.ComfyNode):
@@ -37,6 +38,7 @@ class Stitch(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, image, layout, grow, feather, color_match) -> io.NodeOutput:
         result, blend = stitch(image, layout, grow=grow, feather=feather, color_match=color_match)
         return io.NodeOutput(result, blend)

@@ -7,7 +7,14 @@ Fixtures (all built once per session, on first use):
     live_server     harness.server.ComfyServer: post_prompt(), wait(), outputs(), upload_image() ...
     pack_archive    Path of the Comfy Registry zip under test (ACEPP_ARCHIVE from tools/test.sh, else built by
                     tools/pack.py); the ComfyUI fixtures load the copy installed from it (ACEPP_PACK_DIR)
-Tests using ``comfy`` get the ``inprocess`` marker, tests using ``live_server`` the ``live`` marker
+Browser fixtures (harness.browser; headless Debian Chromium through playwright):
+    frontend_server harness.browser.FrontendServer, parametrised over the two frontends: ``pinned`` (the
+                    live_server, frontend 1.32.x from the venv) and ``newest`` (a second server of its own,
+                    one per test module, with the newest frontend from $ACEPP_CACHE/frontends first on its path)
+    browser         a Chromium context on a fresh profile for that server (per module and frontend)
+    frontend        harness.browser.Frontend: one page of that frontend, ready, server events recorded
+Tests using ``comfy`` get the ``inprocess`` marker, tests using ``live_server`` or ``frontend_server`` the
+``live`` marker
 (``-m "not live"`` skips the server). A failing test that used the live server gets the tail of the
 server log attached to its report.
 """
@@ -23,6 +30,7 @@ from harness import HarnessSetupError, comfy_root as _comfy_root, fixtures_dir a
 
 _TIMINGS: dict[str, float] = {}
 _SERVER = None
+_FRONTEND_SERVERS: dict = {}  # frontend name -> its running server (for the log tail of a failing test)
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +99,105 @@ def live_server(fixtures_dir, tmp_path_factory):
     _SERVER = None
 
 
+# ----------------------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def newest_frontend_server(fixtures_dir, tmp_path_factory):
+    """A second live server serving the newest ComfyUI frontend (its folder first on PYTHONPATH). Module scope:
+    it never outlives the browser tests of one module; the live_server's models are freed before it starts (two
+    servers with loaded models would not fit beside other work)."""
+    from harness import browser
+    from harness.server import ComfyServer
+
+    try:
+        expected = browser.newest_frontend_version()
+        folder = browser.newest_frontend_dir()
+    except HarnessSetupError as err:
+        pytest.fail(str(err), pytrace=False)
+    if _SERVER is not None and _SERVER.alive():
+        browser.post_json(_SERVER.base_url, "/free", {"unload_models": True, "free_memory": True})
+    base = tmp_path_factory.mktemp("comfy_server_newest_frontend")
+    server = ComfyServer(make_base(base / "base", fixtures_dir), base / "server.log")
+    _FRONTEND_SERVERS["newest"] = server
+    try:
+        with browser.newest_frontend_on_path():
+            server.start()
+        served = [line for line in server.log_text().splitlines() if "web root:" in line]
+        if not served or folder.as_posix() not in served[-1]:
+            raise HarnessSetupError(f"the server does not serve the frontend {expected} from {folder}: {served}")
+    except Exception as err:
+        server.stop()
+        _FRONTEND_SERVERS.pop("newest", None)
+        pytest.fail(f"live ComfyUI server with the newest frontend: {err}", pytrace=False)
+    _TIMINGS["live server (newest frontend) start (s)"] = server.start_seconds
+    yield server
+    server.stop()
+    _FRONTEND_SERVERS.pop("newest", None)
+
+
+@pytest.fixture(scope="module", params=["pinned", "newest"])
+def frontend_server(request):
+    """The live server of one frontend, as harness.browser.FrontendServer(name, version, server)."""
+    from harness import browser
+
+    try:
+        if request.param == "pinned":
+            server, version = request.getfixturevalue("live_server"), browser.pinned_frontend_version()
+            _FRONTEND_SERVERS["pinned"] = server
+        else:
+            server, version = request.getfixturevalue("newest_frontend_server"), browser.newest_frontend_version()
+        browser.quieten(server.base_url)
+    except HarnessSetupError as err:
+        pytest.fail(str(err), pytrace=False)
+    return browser.FrontendServer(request.param, version, server)
+
+
+@pytest.fixture(scope="module")
+def playwright_api(frontend_server):
+    """playwright's sync API; a failure (never a skip) naming tools/browser_setup.sh when anything is missing.
+    It runs an event loop in this thread, in which the servers' blocking HTTP sessions cannot run: it starts
+    after the server (frontend_server) and ends before the next one starts (one per frontend)."""
+    from harness import browser
+
+    try:
+        browser.check_tools()
+    except HarnessSetupError as err:
+        pytest.fail(str(err), pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_api, frontend_server, tmp_path_factory):
+    """Headless Chromium on a fresh profile for one frontend's server."""
+    from harness.browser import launch
+
+    context = launch(playwright_api, tmp_path_factory.mktemp(f"chromium_profile_{frontend_server.name}"))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def frontend(browser, frontend_server):
+    """One page of the frontend under test, ready (the pack's nodes registered, a graph shown)."""
+    from harness.browser import Frontend
+
+    page = browser.new_page()
+    try:
+        yield Frontend(page, frontend_server.server, frontend_server.name, frontend_server.version)
+    finally:
+        page.close()
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "comfy" in names:
             item.add_marker(pytest.mark.inprocess)
-        if "live_server" in names:
+        if "live_server" in names or "frontend_server" in names:
             item.add_marker(pytest.mark.live)
 
 
@@ -106,6 +207,11 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and _SERVER is not None and "live_server" in getattr(item, "fixturenames", ()):
         report.sections.append(("live ComfyUI server log (tail)", _SERVER.log_tail(8000)))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if report.failed and params.get("frontend_server") in _FRONTEND_SERVERS:
+        name = params["frontend_server"]
+        report.sections.append((f"live ComfyUI server log, {name} frontend (tail)",
+                                _FRONTEND_SERVERS[name].log_tail(8000)))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -249,10 +249,13 @@ def test_interrupted_run(server, images, tmp_path):
 
 
 class FakeComfy:
-    def __init__(self, filename: str, subfolder: str = "", websocket: bool = True):
+    """``answers``: {(METHOD, path): raw body} served instead of the proper answer (a misbehaving server)."""
+
+    def __init__(self, filename: str, subfolder: str = "", websocket: bool = True, answers: dict | None = None):
         from aiohttp import web
 
         self.filename, self.subfolder, self.websocket = filename, subfolder, websocket
+        self.answers = answers or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sockets = []
@@ -263,16 +266,27 @@ class FakeComfy:
         async def view(request):
             return web.Response(body=b"\x89PNG fake")
 
+        async def canned(body, request):
+            if request.method == "POST":
+                await request.read()
+            return web.Response(body=body, content_type="application/json")
+
         app = web.Application()
-        app.router.add_get("/system_stats", functools.partial(reply, {"system": {}}))
-        app.router.add_get("/object_info/DualCLIPLoader", functools.partial(reply, {}))
-        app.router.add_get("/queue", functools.partial(reply, {"queue_running": [], "queue_pending": []}))
-        app.router.add_post("/upload/image", self.upload)
-        app.router.add_post("/prompt", self.prompt)
-        app.router.add_get("/history/{pid}", self.get_history)
-        app.router.add_get("/view", view)
+
+        def add(method, path, handler):
+            if (method, path) in self.answers:
+                handler = functools.partial(canned, self.answers[(method, path)])
+            app.router.add_route(method, path, handler)
+
+        add("GET", "/system_stats", functools.partial(reply, {"system": {}}))
+        add("GET", "/object_info/DualCLIPLoader", functools.partial(reply, {}))
+        add("GET", "/queue", functools.partial(reply, {"queue_running": [], "queue_pending": []}))
+        add("POST", "/upload/image", self.upload)
+        add("POST", "/prompt", self.prompt)
+        add("GET", "/history/{pid}", self.get_history)
+        add("GET", "/view", view)
         if websocket:
-            app.router.add_get("/ws", self.ws)
+            add("GET", "/ws", self.ws)
         self.app = app
         self.loop = None
         self.ready = threading.Event()
@@ -487,3 +501,179 @@ def test_batch_of_100_over_two_servers_survives_losing_one_and_resumes(server, s
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{BATCH - 1} job(s) already written, skipped" in proc.stdout
     assert proc.stdout.count(" queued as ") == 1 and (out / names[0]).is_file()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hostile and unusual input: each failure with its documented code and a message, never a traceback
+
+
+def assert_clean_failure(proc, code: int, *phrases: str) -> None:
+    assert proc.returncode == code, f"exit {proc.returncode} (wanted {code}):\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    assert "[ACE++ client] error: " in proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, (phrase, proc.stderr)
+
+
+def _png_declaring(path: Path, width: int, height: int) -> Path:
+    """A valid-looking PNG header that declares width x height pixels with next to no data: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000], ids=["above_the_limit_warning", "twice_the_limit_error"])
+def test_decompression_bomb_png_is_an_image_error(tmp_path, side):
+    from PIL import Image
+
+    bomb = _png_declaring(tmp_path / "bomb.png", side, side)
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9", "--input", f"reference={bomb}",
+                      "--out", tmp_path / "o")
+    assert_clean_failure(proc, client.EXIT_IMAGE, "bomb.png", f"{Image.MAX_IMAGE_PIXELS:,} pixels",
+                         f"{side}x{side}", "Scale the image down")
+
+
+def test_out_naming_an_existing_file(images, tmp_path):
+    taken = tmp_path / "results.png"
+    taken.write_bytes(b"mine")
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9",
+                      "--input", f"reference={images['reference']}", "--out", taken)
+    assert_clean_failure(proc, client.EXIT_USAGE, "is a file, not a folder", "give a folder")
+    assert taken.read_bytes() == b"mine"
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9",
+                      "--input", f"reference={images['reference']}", "--out", taken / "sub")
+    assert_clean_failure(proc, client.EXIT_USAGE, "cannot create the folder")
+
+
+@pytest.mark.parametrize("content,phrase", [
+    ({"seed": "abc"}, 'seed "abc" is not an integer'),
+    ({"seed": 1.5}, "seed 1.5 is not an integer"),
+    ({"seed": True}, "seed true is not an integer"),
+    ({"steps": "2"}, 'steps "2" is not an integer'),
+    ({"prompt": ["a", "b"]}, "prompt"),
+    ({"reference": ["ref.png"]}, '"reference" must be an image file name'),
+    ({"reference": None}, '"reference" must be an image file name'),
+    ("[1, 2]", "not a JSON object"),
+    ("{'single': 'quotes'}", "JSONDecodeError"),
+    ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+    (b'{"prompt": "caf\xe9"}', "save it as UTF-8"),
+], ids=["seed_text", "seed_float", "seed_bool", "steps_text", "prompt_list", "image_list", "image_null",
+        "not_object", "not_json", "too_deep", "not_utf8"])
+def test_malformed_input_set(images, tmp_path, content, phrase):
+    path = tmp_path / "set.json"
+    if isinstance(content, dict):
+        path.write_text(json.dumps({"reference": str(images["reference"]), **content}))
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9", "--input-set", path,
+                      "--out", tmp_path / "o")
+    assert_clean_failure(proc, client.EXIT_INPUT, phrase)
+
+
+@pytest.mark.parametrize("url", ["localhost:8188", "ftp://127.0.0.1:8188", "http://127.0.0.1:99999", "http://"])
+def test_server_that_is_not_an_http_address(images, tmp_path, url):
+    proc = run_client("run", "subject_generation", "--server", url, "--input", f"reference={images['reference']}",
+                      "--out", tmp_path / "o")
+    assert_clean_failure(proc, client.EXIT_USAGE, "--server", "http://127.0.0.1:8188")
+
+
+def test_set_on_a_missing_node_or_a_link(images, tmp_path):
+    base = ["run", "subject_generation", "--server", "http://127.0.0.1:9", "--input",
+            f"reference={images['reference']}", "--out", tmp_path / "o"]
+    assert_clean_failure(run_client(*base, "--set", "99.steps=3"), client.EXIT_INPUT, "no node '99'")
+    assert_clean_failure(run_client(*base, "--set", "CLIPTextEncode.text=x"), client.EXIT_INPUT, "several")
+    assert_clean_failure(run_client(*base, "--set", "13.model=x"), client.EXIT_INPUT, "is a link")
+    assert_clean_failure(run_client(*base, "--set", "steps=3"), client.EXIT_USAGE, "NODE.INPUT=VALUE")
+
+
+def test_non_utf8_file_names(images, tmp_path):
+    """File names that are not valid UTF-8 (POSIX allows any bytes) are named in the messages, not a crash."""
+    if sys.platform == "win32":
+        pytest.skip("POSIX file names")
+    name = os.fsdecode(b"ref\xff.png")
+    (tmp_path / name).write_bytes(images["reference"].read_bytes())
+    proc = run_client("run", "subject_generation", "--server", f"http://127.0.0.1:{free_port()}",
+                      "--input", f"reference={tmp_path / name}", "--out", tmp_path / os.fsdecode(b"out\xfe"),
+                      timeout=60)
+    assert_clean_failure(proc, client.EXIT_SERVER, "cannot reach")
+
+
+def test_plain_name_guard():
+    from client.jobs import plain_name
+
+    for name in ("ACE_result_00001_.png", "my result_00001_.png", "Résultat final", "結果 01", "مرحبا",
+                 "می\u200cخواهم", "\U0001F469\u200d\U0001F4BB art", "ACE++", "a\u00a0b", "name.with.dots"):
+        assert plain_name(name), repr(name)
+    for name in ("result.png\n", "result\r", "a\nb", "\x00", "a\tb", " lead", "trail ", "\u00a0a", ".", "..",
+                 "", "a/b", "a\\b", "a\u2028b", "\u202egnp.exe", "a\u2066b", "\ud800"):
+        assert not plain_name(name), repr(name)
+
+
+@pytest.mark.parametrize("filename,subfolder,code", [
+    ("ACE_result_00001_.png\n", "", client.EXIT_UNSAFE_PATH),
+    ("ok.png", "ACE++\n", client.EXIT_UNSAFE_PATH),
+    ("Résultat final_00001_.png", "ACE++ 結果", client.EXIT_OK),
+], ids=["newline_file", "newline_folder", "unicode_and_spaces"])
+def test_server_output_names(images, tmp_path, filename, subfolder, code):
+    with FakeComfy(filename, subfolder) as fake:
+        proc = run_client("run", "subject_generation", "--server", fake.url, "--input",
+                          f"reference={images['reference']}", "--out", tmp_path / "out", timeout=60)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ([] if code else ["subject_generation_seed20250421.png"])
+
+
+@pytest.mark.parametrize("answers", [
+    {("GET", "/system_stats"): b"<html>not json</html>"},
+    {("GET", "/system_stats"): b"[1, 2, 3]"},
+    {("GET", "/queue"): b'{"queue_running": 5, "queue_pending": []}'},
+    {("GET", "/queue"): b"\xff\xfe garbage"},
+    {("GET", "/object_info/DualCLIPLoader"): b'{"DualCLIPLoader": "nope"}'},
+    {("POST", "/upload/image"): b"{}"},
+    {("POST", "/upload/image"): b'"just a string"'},
+    {("POST", "/prompt"): b"[1]"},
+    {("POST", "/prompt"): b'{"prompt_id": 7}'},
+    {("GET", "/history/{pid}"): b"null"},
+], ids=["stats_html", "stats_list", "queue_types", "queue_bytes", "object_info", "upload_empty", "upload_string",
+        "prompt_list", "prompt_id_type", "history_null"])
+def test_server_answering_garbage_is_a_server_failure(images, tmp_path, answers):
+    with FakeComfy("ok.png", answers=answers, websocket=False) as fake:
+        proc = run_client("run", "subject_generation", "--server", fake.url, "--input",
+                          f"reference={images['reference']}", "--out", tmp_path / "out", "--timeout", 20, timeout=60)
+    assert_clean_failure(proc, client.EXIT_SERVER, fake.url)
+
+
+def test_history_entry_of_another_shape_is_a_server_failure(images, tmp_path):
+    with FakeComfy("ok.png", websocket=False) as fake:
+        class Garbage(dict):
+            def __contains__(self, pid):
+                return True
+
+            def __getitem__(self, pid):
+                return {"status": ["not", "a", "dict"], "outputs": 5}
+
+        fake.history = Garbage()
+        proc = run_client("run", "subject_generation", "--server", fake.url, "--input",
+                          f"reference={images['reference']}", "--out", tmp_path / "out", "--timeout", 20, timeout=60)
+    assert_clean_failure(proc, client.EXIT_SERVER, "not ComfyUI's answer")
+
+
+def test_image_input_naming_a_folder_and_a_prompt_that_is_not_utf8(images, tmp_path):
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9", "--input", f"reference={tmp_path}",
+                      "--out", tmp_path / "o")
+    assert_clean_failure(proc, client.EXIT_IMAGE, "is a folder")
+    if sys.platform == "win32":
+        return
+    proc = run_client("run", "subject_generation", "--server", "http://127.0.0.1:9",
+                      "--input", f"reference={images['reference']}", "--prompt", os.fsdecode(b"caf\xe9"),
+                      "--out", tmp_path / "o")
+    assert_clean_failure(proc, client.EXIT_INPUT, "not valid UTF-8")

@@ -210,12 +210,12 @@ def test_quoted_errors_are_messages_the_code_raises(page):
 
 def test_the_message_check_rejects_fiction():
     assert message_occurs_in_code("reference generation needs at least one reference image.")
-    assert message_occurs_in_code("3 masks for 2 canvases; give 1 or 2.")
+    assert message_occurs_in_code("the canvas mask has a batch of 3 but the image has a batch of 2; give 1 (used for every image) or 2.")
     assert message_occurs_in_code("'x.safetensors' is not in any 'loras' folder (<folders>). Put it there")
     assert not message_occurs_in_code("reference generation needs at least two reference images.")
     assert not message_occurs_in_code("the model is too large for this GPU; use fp8.")
-    assert not message_occurs_in_code("3 <what> for 2 canvases; give 1 or 2.")  # a placeholder on fixed text
-    assert not message_occurs_in_code("3 masks for 2 canvases; give 1 or 2. Then restart ComfyUI.")
+    assert not message_occurs_in_code("the canvas mask has a batch of 3 but the <what> has a batch of 2; give 1 (used for every image) or 2.")  # a placeholder on fixed text
+    assert not message_occurs_in_code("the canvas mask has a batch of 3 but the image has a batch of 2; give 1 (used for every image) or 2. Then restart ComfyUI.")
     assert not message_occurs_in_code("the mask is 5x5 but the image is 9x9; reinstall the pack, another aspect "
                                       "ratio; make the mask from this image or resize/crop it to 9x9.")
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Provisions what the browser tests (tests/test_web_samples.py) need: Debian's Chromium at /usr/bin/chromium
-# and the playwright Python package in the project's venv. Playwright never downloads a browser here: the
-# tests launch /usr/bin/chromium. Idempotent: when both are present it only checks and returns (< 1 s).
+# Provisions what the browser tests (tests/test_web_*.py, tests/harness/browser.py) need: Debian's Chromium at
+# /usr/bin/chromium, the playwright Python package in the project's venv, and the newest ComfyUI frontend
+# (comfyui-frontend-package NEWEST_FRONTEND) in $ACEPP_CACHE/frontends/<version>, never in the venv: the
+# venv keeps the 1.32.x that ComfyUI 0.3.75 pins, and the tests serve the newest one from a second server
+# with that folder first on its PYTHONPATH. Playwright never downloads a browser here: the tests launch
+# /usr/bin/chromium. Idempotent: when everything is present it only checks and returns (< 1 s).
 #
 #   bash tools/browser_setup.sh          (as root, or with sudo available, on a Debian/Ubuntu machine)
 #
-# Uses ACEPP_PYTHON when set, else sources tools/runtime.sh to get it.
+# Uses ACEPP_PYTHON when set, else sources tools/runtime.sh to get it. To move the newest frontend, change
+# NEWEST_FRONTEND (`pip index versions comfyui-frontend-package` lists the releases), or set
+# ACEPP_NEWEST_FRONTEND for one run (the tests read the same variable).
 set -euo pipefail
 
 PLAYWRIGHT_VERSION="1.65.2"
+NEWEST_FRONTEND="${ACEPP_NEWEST_FRONTEND:-1.58.1}"
 CHROMIUM="/usr/bin/chromium"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -60,6 +66,28 @@ if [ "$have" != "$PLAYWRIGHT_VERSION" ]; then
   rm -f "$log"
   "$ACEPP_PYTHON" -c "import playwright.sync_api" 2>/dev/null || fail "playwright installed but does not import"
   did+=" playwright"
+fi
+
+ACEPP_CACHE="${ACEPP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aceplusplus}"
+frontend="$ACEPP_CACHE/frontends/$NEWEST_FRONTEND"
+if [ ! -f "$frontend/comfyui_frontend_package/static/index.html" ] ||
+   [ ! -d "$frontend/comfyui_frontend_package-$NEWEST_FRONTEND.dist-info" ]; then
+  echo "[ACE++ browser setup] installing comfyui-frontend-package==$NEWEST_FRONTEND into $frontend (pip --target)"
+  # Into a scratch folder first, then renamed: an interrupted install never looks complete.
+  rm -rf "$frontend" "$frontend.partial"
+  mkdir -p "$(dirname "$frontend")"
+  log="$(mktemp)"
+  if ! "$ACEPP_PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps -c "$root/tools/constraints.txt" \
+       --target "$frontend.partial" "comfyui-frontend-package==$NEWEST_FRONTEND" >"$log" 2>&1; then
+    grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -n 20 >&2
+    rm -rf "$log" "$frontend.partial"
+    fail "pip could not install comfyui-frontend-package==$NEWEST_FRONTEND (log tail above)"
+  fi
+  rm -f "$log"
+  [ -f "$frontend.partial/comfyui_frontend_package/static/index.html" ] ||
+    fail "comfyui-frontend-package==$NEWEST_FRONTEND installed without comfyui_frontend_package/static/index.html"
+  mv "$frontend.partial" "$frontend"
+  did+=" frontend-$NEWEST_FRONTEND"
 fi
 
 if [ -n "$did" ]; then

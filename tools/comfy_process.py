@@ -42,10 +42,12 @@ class EmbeddedComfy(ComfyProcess):
 
     ``models_dir`` (optional) becomes the server's models/ folder (a link; nothing is written into it). A given
     ``base`` directory is the caller's, already laid out and kept; otherwise a temporary one is made and removed
-    on stop(). The log goes to ``log_path`` (default: the base directory's comfyui.log)."""
+    on stop(). The log goes to ``log_path`` (default: the base directory's comfyui.log). ``parent_watch``
+    (client/process.py): by default the server dies with the process that started it, however that ends, so
+    a killed test run or demo leaves no orphaned ComfyUI behind."""
 
     def __init__(self, models_dir=None, startup_timeout: float = 240.0, log=None, pack_dir=ROOT, base=None,
-                 log_path=None):
+                 log_path=None, parent_watch: str = "auto"):
         env = runtime_env()
         self.models_dir = Path(models_dir).resolve() if models_dir else None
         self.pack_dir = Path(pack_dir).resolve()
@@ -54,7 +56,7 @@ class EmbeddedComfy(ComfyProcess):
         self.announce = log or (lambda msg: print(msg, file=sys.stderr))
         self.log_path_given = Path(log_path) if log_path else None
         super().__init__(env["ACEPP_COMFY_ROOT"], self.log_path_given or "comfyui.log", python=env["ACEPP_PYTHON"],
-                         env=env, startup_timeout=startup_timeout)
+                         env=env, startup_timeout=startup_timeout, parent_watch=parent_watch)
 
     def start(self) -> str:
         if self.models_dir is not None and not self.models_dir.is_dir():

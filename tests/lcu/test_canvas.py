@@ -10,7 +10,7 @@ from lcu.canvas import GREY, build_canvas, context_region
 from lcu.conditioning import fft_split, repaint
 from lcu.layout import AcePlusError, Rect
 from lcu.masks import normalize_mask
-from lcu.sizing import centre_crop_aspect, plan_canvas
+from lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
 from lcu.stitch import extract_target, stitch
 
 
@@ -103,7 +103,7 @@ def test_generation_errors():
         build_canvas([], target_size=(64, 64))
     with pytest.raises(AcePlusError, match="positive"):
         build_canvas([image(32, 32)], target_size=(0, 64))
-    with pytest.raises(AcePlusError, match="IMAGE batch"):
+    with pytest.raises(AcePlusError, match="is not an IMAGE"):
         build_canvas(["not an image"], target_size=(64, 64))
     with pytest.raises(AcePlusError, match="channels"):
         build_canvas([torch.rand(1, 32, 32, 2)], target_size=(64, 64))
@@ -268,7 +268,14 @@ def test_round_trip_properties(one_thread, case):
         canvas = build_canvas(refs, edit_image=photo, mask=case["mask"], token_budget=case["budget"],
                               reference_sizing=case["sizing"], context_margin=case["margin"])
     except AcePlusError as e:
-        assert "token_budget" in str(e) or "4:1" in str(e)
+        message = str(e)
+        assert "4:1" in message or "token_budget" in message or "wider reference" in message, message
+        if "Raise token_budget to at least " in message:
+            # The named budget works (and is one the widget allows).
+            needed = int(message.split("at least ")[1].split(",")[0])
+            assert needed <= MAX_TOKEN_BUDGET
+            build_canvas(refs, edit_image=photo, mask=case["mask"], token_budget=needed,
+                         reference_sizing=case["sizing"], context_margin=case["margin"])
         assume(False)
     layout = canvas.layout
     assert_grid(layout)
@@ -304,3 +311,64 @@ def test_model_mask_covers_every_masked_pixel(h, w, oh, ow, seed):
     assert small.shape == (1, oh, ow) and set(small.unique().tolist()) <= {0.0, 1.0}
     ys, xs = torch.nonzero(mask[0] >= 0.5, as_tuple=True)
     assert torch.all(small[0, ys * oh // h, xs * ow // w] == 1)
+
+
+# --- every error names a change that works -------------------------------------------------------------
+
+def test_narrow_reference_at_full_size_does_not_ask_for_a_bigger_budget():
+    # A 4:1 tall reference next to a 32 px tall target is 8 px wide even at scale 1: no budget helps.
+    with pytest.raises(AcePlusError) as info:
+        plan_canvas((32, 32), [(64, 16)], token_budget=MAX_TOKEN_BUDGET)
+    message = str(info.value)
+    assert "token_budget" not in message and "at least 64 px tall" in message
+    plan_canvas((64, 32), [(64, 16)], token_budget=MAX_TOKEN_BUDGET)  # the named fix works
+
+
+def test_budget_error_never_names_a_budget_above_the_widget_maximum():
+    with pytest.raises(AcePlusError) as info:
+        plan_canvas((16, 64), [(16, 64)] * 20000, token_budget=64)
+    assert "too wide for any token budget" in str(info.value) and "Raise" not in str(info.value)
+
+
+@pytest.mark.parametrize("budget", [16, 64, 100])
+def test_named_budget_is_the_smallest_that_works(budget):
+    hws = [(1024, 128)] * 8
+    with pytest.raises(AcePlusError) as info:
+        plan_canvas((1024, 1024), hws, token_budget=budget)
+    needed = int(str(info.value).split("at least ")[1].split(",")[0])
+    plan_canvas((1024, 1024), hws, token_budget=needed)
+    with pytest.raises(AcePlusError):
+        plan_canvas((1024, 1024), hws, token_budget=needed - 1)
+
+
+def test_aspect_errors_name_the_fix_for_the_current_crop_setting():
+    photo = image(16, 200)
+    mask = torch.zeros(1, 16, 200)
+    mask[:, :, 90:100] = 1
+    with pytest.raises(AcePlusError, match="turn on crop_to_context"):
+        build_canvas([], edit_image=photo, mask=mask)
+    build_canvas([], edit_image=photo, mask=mask, context_margin=0)  # the named fix works
+    with pytest.raises(AcePlusError, match="crop_to_context is on.*set context_margin to 0"):
+        build_canvas([], edit_image=photo, mask=mask, context_margin=128)
+    with pytest.raises(AcePlusError, match="even cropped; crop or pad the edit image") as info:
+        build_canvas([], edit_image=photo, mask=None, context_margin=0)
+    assert "crop_to_context" not in str(info.value)
+
+
+def test_batch_rule_message_with_a_single_image():
+    with pytest.raises(AcePlusError, match=r"batch of 1; give a single mask \(used for every image\) or a batch "
+                                           r"of 3 images\.$"):
+        normalize_mask(torch.ones(3, 16, 16), image(16, 16))
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(1, 0, 16, 3), torch.zeros(0, 16, 16, 3), torch.zeros(16, 16),
+                                 torch.full((1, 16, 16, 3), float("nan"))])
+def test_bad_image_tensors_are_pack_errors(bad):
+    with pytest.raises(AcePlusError, match=r"^\[ACE\+\+\] the edit image (is empty|is not an IMAGE|contains NaN)"):
+        build_canvas([], edit_image=bad)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(1, 0, 16), torch.zeros(0, 16), torch.full((1, 16, 16), float("inf"))])
+def test_bad_mask_tensors_are_pack_errors(bad):
+    with pytest.raises(AcePlusError, match=r"^\[ACE\+\+\] the mask (is empty|contains NaN)"):
+        build_canvas([], edit_image=image(16, 16), mask=bad)

@@ -2,7 +2,10 @@
 // LiteGraph canvas internals, so the classic and the Vue node renderer behave the same):
 //
 // 1. The loaders' reports (LoRA coverage, FFT dtype warnings) shown on the node itself, so a half-applied
-//    LoRA is visible without reading the server log.
+//    LoRA is visible without reading the server log. The last report is kept in the node's properties (saved
+//    with the workflow, never part of the queued prompt) and shown again when the workflow loads: after a
+//    page reload, and after a fully cached run (ComfyUI 0.3.75 sends `executed` for a cached node only when
+//    it is an output node, so a cached loader's report never comes back from the server).
 // 2. "Load ACE++ sample inputs": a button on the ACE++ Canvas node and a command (Extensions > ACE++ in the
 //    menu bar, and the command palette). The bundled workflows name sample images (acepp_face.png, ...) in
 //    their LoadImage nodes; on click, each one the graph uses is fetched from this pack's own web folder
@@ -10,9 +13,11 @@
 //    second click changes nothing) and selected in the LoadImage node, whose preview then loads. Nothing
 //    is written anywhere until the user clicks.
 //
-// Neither extra widget changes what is saved or queued: both are appended after the node's own widgets
-// (the positional widgets_values of saved workflows keep their meaning), `serialize = false` keeps them
-// out of widgets_values and `options.serialize = false` out of the API prompt (graphToPrompt).
+// Neither extra widget changes what is queued or the saved widget values: both are appended after the
+// node's own widgets (the positional widgets_values of saved workflows keep their meaning), `serialize =
+// false` keeps them out of widgets_values and `options.serialize = false` out of the API prompt
+// (graphToPrompt; the frontend skips a widget only on the latter). A widget value in the prompt would
+// change ComfyUI's cache key, and the next unchanged Run would execute the whole graph again.
 const { app } = window.comfyAPI.app;
 const { api } = window.comfyAPI.api;
 const { ComfyWidgets } = window.comfyAPI.widgets;
@@ -20,6 +25,7 @@ const { ComfyWidgets } = window.comfyAPI.widgets;
 // ------------------------------------------------------------------------------------------ node reports
 const REPORTING_NODES = new Set(["ACEPP_LoraLoader", "ACEPP_FFTLoader"]);
 const REPORT_WIDGET = "acepp_report";
+const REPORT_PROPERTY = "acepp_report"; // node.properties key: the last report, saved with the workflow
 
 function displayOnly(widget) {
   widget.serialize = false; // not in the saved widgets_values
@@ -33,14 +39,28 @@ function showReport(node, text) {
   if (!widget) {
     widget = ComfyWidgets.STRING(node, REPORT_WIDGET, ["STRING", { multiline: true }], app).widget;
     displayOnly(widget);
-    if (widget.inputEl) {
-      widget.inputEl.readOnly = true;
-      widget.inputEl.style.opacity = 0.85;
-    }
   }
   widget.value = text;
-  if (widget.inputEl) widget.inputEl.style.color = /WARNING| match no layer /.test(text) ? "#f5a623" : "";
+  const element = widget.element ?? widget.inputEl; // inputEl: frontends before `element` existed
+  if (element) {
+    element.readOnly = true;
+    element.style.opacity = 0.85;
+    element.style.color = /WARNING| match no layer /.test(text) ? "#f5a623" : "";
+  }
   node.setDirtyCanvas?.(true, true);
+}
+
+/** Keeps the report in the workflow: the frontend saves the open workflow when its change tracker sees a
+ * difference, which otherwise happens only at the user's next mouse or key event. */
+function rememberReport(node, text) {
+  node.properties = node.properties ?? {};
+  if (node.properties[REPORT_PROPERTY] === text) return;
+  node.properties[REPORT_PROPERTY] = text;
+  try {
+    app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
+  } catch (err) {
+    console.warn("[ACE++] could not save the loader report with the workflow:", err);
+  }
 }
 
 // ------------------------------------------------------------------------------------------ sample inputs
@@ -171,7 +191,17 @@ app.registerExtension({
       nodeType.prototype.onExecuted = function (message) {
         onExecuted?.apply(this, arguments);
         const text = (message?.text ?? []).join("\n");
-        if (text) showReport(this, text);
+        if (!text) return;
+        showReport(this, text);
+        rememberReport(this, text);
+      };
+      // Loading a workflow (a reload restores the open one from the browser's storage): the saved report.
+      const onConfigure = nodeType.prototype.onConfigure;
+      nodeType.prototype.onConfigure = function (info) {
+        const result = onConfigure?.apply(this, arguments);
+        const text = this.properties?.[REPORT_PROPERTY];
+        if (typeof text === "string" && text) showReport(this, text);
+        return result;
       };
     }
     if (nodeData.name === SAMPLE_HOST_NODE) {

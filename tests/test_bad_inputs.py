@@ -1,0 +1,411 @@
+"""The bad-input matrix: hostile and unusual inputs through the live server, each answered by one `[ACE++]`
+message naming a fix (or by ComfyUI's own 400 for what its validator catches), never a raw Python error. The
+server stays up after every case, and where the named fix is a widget change the test applies it and the run
+then succeeds.
+
+Graphs are small hand-made API graphs in the shape of the bundled workflows (CLIPLoader in place of the
+DualCLIPLoader: the tiny fixtures have no T5), 1 step on 64x48 images.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from client.errors import ClientError
+from harness import load_fixtures_module
+
+fx = load_fixtures_module()
+W, H = 64, 48
+RELEASED = "(released file for the vertical)"
+CANVAS = "ACE++ Canvas (LCU++)"
+
+
+def fill_graph() -> dict:
+    """Local editing with the Fill model + LoRA: edit image (alpha = mask) -> canvas -> Fill -> 1 step -> stitch."""
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": fx.FILL_MODEL, "weight_dtype": "default"}},
+        "2": {"class_type": "ACEPP_LoraLoader", "inputs": {"model": ["1", 0], "vertical": "local_editing",
+                                                           "lora_name": RELEASED, "strength": 1.0,
+                                                           "on_mismatch": "error"}},
+        "3": {"class_type": "CLIPLoader", "inputs": {"clip_name": fx.CLIP_L, "type": "stable_diffusion"}},
+        "4": {"class_type": "VAELoader", "inputs": {"vae_name": fx.VAE}},
+        "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "{image} a red cup", "clip": ["3", 0]}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["3", 0]}},
+        "7": {"class_type": "FluxGuidance", "inputs": {"conditioning": ["5", 0], "guidance": 50.0}},
+        "9": {"class_type": "LoadImage", "inputs": {"image": "acepp_bad_edit.png"}},
+        "11": {"class_type": "ACEPP_CanvasBuilder",
+               "inputs": {"edit_image": ["9", 0], "mask": ["9", 1], "width": 1024, "height": 1024,
+                          "token_budget": 4096, "reference_sizing": "resize", "keep_pixels_rate": 0.8,
+                          "crop_to_context": False, "context_margin": 128}},
+        "12": {"class_type": "ACEPP_FillConditioning",
+               "inputs": {"model": ["2", 0], "positive": ["7", 0], "negative": ["6", 0], "vae": ["4", 0],
+                          "canvas": ["11", 0], "canvas_mask": ["11", 1], "repainting_scale": 0.5,
+                          "noise_mask": False}},
+        "13": {"class_type": "KSampler",
+               "inputs": {"model": ["2", 0], "seed": 1, "steps": 1, "cfg": 1.0, "sampler_name": "euler",
+                          "scheduler": "normal", "positive": ["12", 0], "negative": ["12", 1],
+                          "latent_image": ["12", 2], "denoise": 1.0}},
+        "14": {"class_type": "VAEDecode", "inputs": {"samples": ["13", 0], "vae": ["4", 0]}},
+        "15": {"class_type": "ACEPP_Stitch", "inputs": {"image": ["14", 0], "layout": ["11", 2], "grow": 0,
+                                                        "feather": 0, "color_match": False}},
+        "16": {"class_type": "PreviewImage", "inputs": {"images": ["15", 0]}},
+    }
+
+
+def fft_graph() -> dict:
+    g = fill_graph()
+    del g["2"]
+    g["1"] = {"class_type": "ACEPP_FFTLoader", "inputs": {"unet_name": fx.FFT_MODEL, "weight_dtype": "bf16"}}
+    g["12"]["class_type"] = "ACEPP_FFTConditioning"
+    g["12"]["inputs"].update(model=["1", 0], repainting_scale=0.0)
+    g["13"]["inputs"]["model"] = ["1", 0]
+    return g
+
+
+def generation_graph(reference: str = "acepp_bad_ref.png") -> dict:
+    g = fill_graph()
+    g["9"]["inputs"]["image"] = reference
+    g["11"]["inputs"] = {**g["11"]["inputs"], "width": 64, "height": 48}
+    g["11"]["inputs"]["reference"] = g["11"]["inputs"].pop("edit_image")
+    del g["11"]["inputs"]["mask"]
+    g["2"]["inputs"]["vertical"] = "subject"
+    g["12"]["inputs"]["repainting_scale"] = 1.0
+    return g
+
+
+def control_graph() -> dict:
+    g = fill_graph()
+    g["10"] = {"class_type": "ACEPP_ControlMap", "inputs": {"image": ["9", 0], "mask": ["9", 1], "kind": "gray",
+                                                            "mosaic_cell": 16, "canny_low": 0.1, "canny_high": 0.2}}
+    g["11"]["inputs"]["edit_image"] = ["10", 0]
+    g["12"]["inputs"]["repainting_scale"] = 0.0
+    return g
+
+
+def setting(node: str, **values) -> Callable[[dict], None]:
+    def apply(g: dict) -> None:
+        g[node]["inputs"].update(values)
+    return apply
+
+
+def steps(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
+    def apply(g: dict) -> None:
+        for change in changes:
+            change(g)
+    return apply
+
+
+def add(node: str, spec: dict) -> Callable[[dict], None]:
+    def apply(g: dict) -> None:
+        g[node] = copy.deepcopy(spec)
+    return apply
+
+
+def drop(node: str, name: str) -> Callable[[dict], None]:
+    def apply(g: dict) -> None:
+        g[node]["inputs"].pop(name, None)
+    return apply
+
+
+ZERO_WIDTH_MASK = {"class_type": "CropMask", "inputs": {"mask": ["9", 1], "x": 4000, "y": 0, "width": 64,
+                                                        "height": 48}}
+
+
+@dataclass
+class Case:
+    id: str
+    graph: Callable[[], dict]
+    change: Callable[[dict], None]
+    message: str | None = None  # the exact [ACE++] message of the execution error
+    starts: str | None = None  # or: how the [ACE++] message starts (it carries a computed figure)
+    rejected: str | None = None  # or: a text of ComfyUI's own 400 answer
+    fix: Callable[[dict], None] | None = None  # a widget change the message names: the run then succeeds
+    fix_from_message: Callable[[str], Callable[[dict], None]] | None = None
+    ok: bool = False  # an input that is unusual but valid: the run succeeds
+    marks: list = field(default_factory=list)
+
+
+def exact(msg: str) -> str:
+    return "[ACE++] " + msg
+
+
+def budget_fix(message: str) -> Callable[[dict], None]:
+    needed = int(message.split("at least ")[1].split(",")[0])
+    assert 64 <= needed <= 65536
+    return setting("11", token_budget=needed)
+
+
+CASES = [
+    # --- numbers: NaN / inf / negative / out of range for every numeric input ---------------------------
+    Case("lora_strength_nan", fill_graph, setting("2", strength=math.nan),
+         exact("ACE++ LoRA Loader: strength is nan; set strength to a number between -4 and 4."),
+         fix=setting("2", strength=1.0)),
+    Case("lora_strength_inf", fill_graph, setting("2", strength=math.inf), rejected="value_bigger_than_max"),
+    Case("lora_strength_too_low", fill_graph, setting("2", strength=-5.0), rejected="value_smaller_than_min"),
+    Case("repainting_scale_nan", fill_graph, setting("12", repainting_scale=math.nan),
+         exact("ACE++ Fill Conditioning: repainting_scale is nan; set repainting_scale to a number between 0 and 1."),
+         fix=setting("12", repainting_scale=0.5)),
+    Case("repainting_scale_2", fill_graph, setting("12", repainting_scale=2.0), rejected="value_bigger_than_max"),
+    Case("fft_repainting_scale_nan", fft_graph, setting("12", repainting_scale=math.nan),
+         exact("ACE++ FFT Conditioning: repainting_scale is nan; set repainting_scale to a number between 0 and 1."),
+         fix=setting("12", repainting_scale=0.0)),
+    Case("keep_pixels_rate_nan", fill_graph, setting("11", keep_pixels_rate=math.nan),
+         exact(f"{CANVAS}: keep_pixels_rate is nan; set keep_pixels_rate to a number between 0.1 and 1."),
+         fix=setting("11", keep_pixels_rate=0.8)),
+    Case("keep_pixels_rate_negative", fill_graph, setting("11", keep_pixels_rate=-1.0),
+         rejected="value_smaller_than_min"),
+    Case("token_budget_0", fill_graph, setting("11", token_budget=0), rejected="value_smaller_than_min"),
+    Case("token_budget_nan", fill_graph, setting("11", token_budget=math.nan), rejected="invalid_input_type"),
+    Case("width_huge", generation_graph, setting("11", width=100000), rejected="value_bigger_than_max"),
+    Case("height_15", generation_graph, setting("11", height=15), rejected="value_smaller_than_min"),
+    Case("context_margin_negative", fill_graph, setting("11", context_margin=-8), rejected="value_smaller_than_min"),
+    Case("canny_low_nan", control_graph, setting("10", kind="canny", canny_low=math.nan),
+         exact("ACE++ Control Map: canny_low is nan; set canny_low to a number between 0.01 and 0.99."),
+         fix=setting("10", canny_low=0.1)),
+    Case("canny_thresholds_swapped", control_graph, setting("10", kind="canny", canny_low=0.5, canny_high=0.2),
+         exact("canny thresholds need 0 < low <= high (usually low < high, e.g. 0.1 and 0.2); got low=0.5, "
+               "high=0.2: lower the low threshold or raise the high one"),
+         fix=setting("10", canny_low=0.1)),
+    Case("mosaic_cell_0", control_graph, setting("10", kind="mosaic", mosaic_cell=0), rejected="value_smaller_than_min"),
+    Case("stitch_grow_huge", fill_graph, setting("15", grow=10**6), rejected="value_bigger_than_max"),
+    Case("stitch_feather_negative", fill_graph, setting("15", feather=-1), rejected="value_smaller_than_min"),
+    Case("sampler_denoise_low_works", fill_graph, setting("13", denoise=0.05), ok=True),
+    # --- unknown combo values for every combo ----------------------------------------------------------
+    Case("vertical_unknown", fill_graph, setting("2", vertical="faces"),
+         exact("ACE++ LoRA Loader: vertical is 'faces', which is not one of its choices; choose one of: portrait, "
+               "subject, local_editing, file."), fix=setting("2", vertical="local_editing")),
+    Case("on_mismatch_unknown", fill_graph, setting("2", on_mismatch="ignore"),
+         exact("ACE++ LoRA Loader: on_mismatch is 'ignore', which is not one of its choices; choose one of: error, "
+               "warn."), fix=setting("2", on_mismatch="error")),
+    Case("reference_sizing_unknown", fill_graph, setting("11", reference_sizing="stretch"),
+         exact(f"{CANVAS}: reference_sizing is 'stretch', which is not one of its choices; choose one of: resize, "
+               "keep_pixels."), fix=setting("11", reference_sizing="resize")),
+    Case("control_kind_unknown", control_graph, setting("10", kind="depth"),
+         exact("ACE++ Control Map: kind is 'depth', which is not one of its choices; choose one of: gray, mosaic, "
+               "canny, external."), fix=setting("10", kind="gray")),
+    Case("fft_weight_dtype_unknown", fft_graph, setting("1", weight_dtype="fp8"),
+         exact("ACE++ FFT Loader: weight_dtype is 'fp8', which is not one of its choices; choose one of: bf16, fp32, "
+               "default, fp16."), fix=setting("1", weight_dtype="bf16")),
+    Case("fft_weight_dtype_fp16", fft_graph, setting("1", weight_dtype="fp16"),
+         exact("the FLUX Fill family (the ACE++ FFT model included) does not support fp16; choose bf16, or fp32 if "
+               "your GPU has no bf16."), fix=setting("1", weight_dtype="bf16")),
+    # --- missing and traversal file names --------------------------------------------------------------
+    Case("lora_file_missing", fill_graph, setting("2", vertical="file", lora_name="missing.safetensors"),
+         starts=exact("ACE++ LoRA Loader: lora_name is 'missing.safetensors', which is not one of its choices; "
+                      "choose one of: (released file for the vertical), "),
+         fix=setting("2", lora_name="comfyui_local_lora16.safetensors")),
+    Case("lora_file_traversal", fill_graph, setting("2", vertical="file", lora_name="../../../etc/passwd"),
+         starts=exact("ACE++ LoRA Loader: lora_name is '../../../etc/passwd', which is not one of its choices; "),
+         fix=setting("2", lora_name="comfyui_local_lora16.safetensors")),
+    Case("lora_file_not_chosen", fill_graph, setting("2", vertical="file"),
+         exact("vertical is 'file' but no LoRA file is selected in lora_name; pick one, or pick a vertical to use "
+               "its released file."), fix=setting("2", lora_name="comfyui_local_lora16.safetensors")),
+    Case("lora_unmappable", fill_graph, setting("2", vertical="file", lora_name=fx.UNMAPPABLE_LORA),
+         starts=exact(f"{fx.UNMAPPABLE_LORA}: "), fix=setting("2", on_mismatch="warn")),
+    Case("fft_unet_traversal", fft_graph, setting("1", unet_name="../../models/vae/ae.safetensors"),
+         starts=exact("ACE++ FFT Loader: unet_name is '../../models/vae/ae.safetensors', which is not one of its "
+                      "choices; "), fix=setting("1", unet_name=fx.FFT_MODEL)),
+    Case("fft_unet_missing", fft_graph, setting("1", unet_name="ace_plus_fft_fp8.safetensors"),
+         starts=exact("ACE++ FFT Loader: unet_name is 'ace_plus_fft_fp8.safetensors', which is not one of its "
+                      "choices; "), fix=setting("1", unet_name=fx.FFT_MODEL)),
+    Case("load_image_traversal", fill_graph, setting("9", image="../../../etc/passwd"), rejected="Invalid image file"),
+    Case("load_image_missing", fill_graph, setting("9", image="no_such_picture.png"), rejected="Invalid image file"),
+    # --- sizes 0 / 1 / 15 / huge and extreme aspects ---------------------------------------------------
+    Case("edit_image_1px", fill_graph, setting("9", image="acepp_bad_1x1.png"),
+         exact("the target is 1x1; both sides must be at least 16 px: give a larger edit image (or a larger width "
+               "and height).")),
+    Case("edit_image_15px", fill_graph, setting("9", image="acepp_bad_15x15.png"),
+         exact("the target is 15x15; both sides must be at least 16 px: give a larger edit image (or a larger "
+               "width and height).")),
+    Case("edit_image_cropped_to_1x1", fill_graph,
+         steps(add("20", {"class_type": "ImageCrop", "inputs": {"image": ["9", 0], "width": 1, "height": 1, "x": 0,
+                                                                "y": 0}}),
+               setting("11", edit_image=["20", 0]), drop("11", "mask")),
+         exact("the target is 1x1; both sides must be at least 16 px: give a larger edit image (or a larger width "
+               "and height)."), fix=setting("20", width=64, height=48)),
+    Case("mask_zero_width", fill_graph, steps(add("20", ZERO_WIDTH_MASK), setting("11", mask=["20", 0])),
+         exact(f"the mask input of {CANVAS} is empty (1x48x0); connect a mask with pixels, or disconnect it to use "
+               "the whole image (check the crop or resize node before it)."), fix=drop("11", "mask")),
+    Case("control_image_other_aspect", control_graph,
+         steps(add("20", {"class_type": "ImageCrop", "inputs": {"image": ["9", 0], "width": 16, "height": 40, "x": 0,
+                                                                "y": 0}}),
+               setting("10", kind="external", control_image=["20", 0])),
+         exact("the control map is 16x40 but the image is 64x48, another aspect ratio; make the control map from "
+               "this image or resize/crop it to 64x48."), fix=setting("20", width=32, height=24)),
+    Case("generation_extreme_aspect", generation_graph, setting("11", width=640, height=16),
+         exact("width x height is 640x16, beyond the 4:1 aspect ACE++ supports; set width and height to at most "
+               "4:1."), fix=setting("11", height=160)),
+    Case("edit_extreme_aspect_crop_off", fill_graph, setting("9", image="acepp_bad_wide.png"),
+         exact("the edit image is 200x16, beyond the 4:1 aspect ACE++ supports; turn on crop_to_context with "
+               "context_margin 0 (the area around the mask fits), or crop the edit image to at most 4:1."),
+         fix=setting("11", crop_to_context=True, context_margin=0)),
+    Case("edit_extreme_aspect_crop_on", fill_graph,
+         steps(setting("9", image="acepp_bad_wide.png"), setting("11", crop_to_context=True)),
+         exact("crop_to_context is on, but with a context_margin of 128 px the area around the mask is beyond the "
+               "4:1 aspect ACE++ supports inside this 200x16 edit image; set context_margin to 0, or crop the edit "
+               "image."), fix=setting("11", context_margin=0)),
+    Case("edit_extreme_aspect_whole_mask", fill_graph,
+         steps(setting("9", image="acepp_bad_wide.png"), drop("11", "mask"), setting("11", crop_to_context=True)),
+         exact("the edit image is 200x16 and the area around its mask is beyond the 4:1 aspect ACE++ supports, even "
+               "cropped; crop or pad the edit image to at most 4:1.")),
+    Case("token_budget_too_small", lambda: generation_graph("acepp_bad_tall.png"),
+         setting("11", width=1024, height=256, token_budget=64),
+         starts=exact("a token budget of 64 is too small for this canvas: "), fix_from_message=budget_fix),
+    Case("reference_too_narrow_at_full_size", lambda: generation_graph("acepp_bad_tall.png"),
+         setting("11", width=32, height=32),
+         exact("reference 1 (16x64) would be only 8 px wide next to a target 32 px tall; give a wider reference, "
+               "or a target at least 64 px tall."), fix=setting("11", height=64)),
+    # --- masks of every kind ---------------------------------------------------------------------------
+    Case("mask_placeholder_rgb_image", fill_graph, setting("9", image="acepp_bad_rgb.png"), ok=True),
+    Case("mask_all_zero", fill_graph, steps(add("20", {"class_type": "SolidMask", "inputs": {"value": 0.0,
+                                                                                                "width": W,
+                                                                                                "height": H}}),
+                                            setting("11", mask=["20", 0])), ok=True),
+    Case("mask_soft_below_half", fill_graph, steps(add("20", {"class_type": "SolidMask",
+                                                              "inputs": {"value": 0.3, "width": W, "height": H}}),
+                                                   setting("11", mask=["20", 0])), ok=True),
+    Case("mask_other_aspect", fill_graph, steps(add("20", {"class_type": "SolidMask",
+                                                           "inputs": {"value": 1.0, "width": 16, "height": 40}}),
+                                                setting("11", mask=["20", 0])),
+         exact("the mask is 16x40 but the image is 64x48, another aspect ratio; make the mask from this image or "
+               "resize/crop it to 64x48."), fix=setting("11", mask=["9", 1])),
+    Case("mask_same_aspect_other_size", fill_graph, steps(add("20", {"class_type": "SolidMask",
+                                                                     "inputs": {"value": 1.0, "width": 32,
+                                                                                "height": 24}}),
+                                                          setting("11", mask=["20", 0])), ok=True),
+    # --- batch mismatches ------------------------------------------------------------------------------
+    Case("mask_batch_3_for_1_image", fill_graph,
+         steps(add("20", {"class_type": "RepeatImageBatch", "inputs": {"image": ["9", 0], "amount": 3}}),
+               add("21", {"class_type": "ImageToMask", "inputs": {"image": ["20", 0], "channel": "red"}}),
+               setting("11", mask=["21", 0])),
+         exact("the mask has a batch of 3 but the image has a batch of 1; give a single mask (used for every "
+               "image) or a batch of 3 images."), fix=setting("11", edit_image=["20", 0])),
+    Case("mask_batch_2_for_3_images", fill_graph,
+         steps(add("20", {"class_type": "RepeatImageBatch", "inputs": {"image": ["9", 0], "amount": 3}}),
+               add("21", {"class_type": "RepeatImageBatch", "inputs": {"image": ["9", 0], "amount": 2}}),
+               add("22", {"class_type": "ImageToMask", "inputs": {"image": ["21", 0], "channel": "red"}}),
+               setting("11", edit_image=["20", 0], mask=["22", 0])),
+         exact("the mask has a batch of 2 but the image has a batch of 3; give 1 (used for every image) or 3."),
+         fix=setting("11", mask=["9", 1])),
+    # --- wrong wiring between Fill / FFT / stock nodes, layouts from another canvas --------------------
+    Case("fill_conditioning_on_fft_model", fft_graph, lambda g: g["12"].update(class_type="ACEPP_FillConditioning"),
+         exact("ACE++ Fill Conditioning needs FLUX.1-Fill-dev (384 inputs) but the model is the ACE++ FFT model "
+               "(448 inputs); use ACE++ FFT Conditioning with the ACE++ FFT model (ACE++ FFT Loader).")),
+    Case("fft_conditioning_on_fill_model", fill_graph, lambda g: g["12"].update(class_type="ACEPP_FFTConditioning"),
+         exact("ACE++ FFT Conditioning needs the ACE++ FFT model (448 inputs) but the model is FLUX.1-Fill-dev (384 "
+               "inputs); use ACE++ Fill Conditioning with FLUX.1-Fill-dev (+ an ACE++ LoRA).")),
+    Case("lora_on_fft_model", fill_graph, setting("1", unet_name=fx.FFT_MODEL),
+         exact("ACE++ LoRA Loader needs FLUX.1-Fill-dev (384 inputs) but the model is the ACE++ FFT model (448 "
+               "inputs); use ACE++ FFT Conditioning with the ACE++ FFT model (ACE++ FFT Loader)."),
+         fix=setting("1", unet_name=fx.FILL_MODEL)),
+    Case("fft_loader_given_fill_file", fft_graph, setting("1", unet_name=fx.FILL_MODEL),
+         exact("ACE++ FFT Loader needs the ACE++ FFT model (448 inputs) but the model is FLUX.1-Fill-dev (384 "
+               "inputs); use ACE++ Fill Conditioning with FLUX.1-Fill-dev (+ an ACE++ LoRA)."),
+         fix=setting("1", unet_name=fx.FFT_MODEL)),
+    Case("stock_inpaint_conditioning_on_fft_model", fft_graph,
+         lambda g: g.__setitem__("12", {"class_type": "InpaintModelConditioning",
+                                        "inputs": {"positive": ["7", 0], "negative": ["6", 0], "vae": ["4", 0],
+                                                   "pixels": ["11", 0], "mask": ["11", 1], "noise_mask": False}}),
+         exact("the sampler's model is the ACE++ FFT model (448 inputs) but its conditioning has a 16-channel image "
+               "latent, made for FLUX.1-Fill-dev (384 inputs); use ACE++ FFT Conditioning with the ACE++ FFT model "
+               "(ACE++ FFT Loader) (stock InpaintModelConditioning only fits FLUX.1-Fill-dev).")),
+    Case("fill_conditioning_sampled_by_stock_fft_model", fill_graph,
+         steps(add("30", {"class_type": "UNETLoader", "inputs": {"unet_name": fx.FFT_MODEL,
+                                                                 "weight_dtype": "default"}}),
+               setting("13", model=["30", 0])),
+         exact("the sampler's model is the ACE++ FFT model (448 inputs) but its conditioning has a 16-channel image "
+               "latent, made for FLUX.1-Fill-dev (384 inputs); use ACE++ FFT Conditioning with the ACE++ FFT model "
+               "(ACE++ FFT Loader) (stock InpaintModelConditioning only fits FLUX.1-Fill-dev)."),
+         fix=setting("13", model=["2", 0])),
+    Case("layout_from_another_canvas", fill_graph,
+         steps(add("20", {"class_type": "ACEPP_CanvasBuilder",
+                          "inputs": {"reference": ["9", 0], "width": 96, "height": 64, "token_budget": 4096,
+                                     "reference_sizing": "resize", "keep_pixels_rate": 0.8,
+                                     "crop_to_context": False, "context_margin": 128}}),
+               setting("15", layout=["20", 2])),
+         exact("the decoded image is 64x48 but the layout describes a 176x64 canvas; connect the VAE Decode output "
+               "of the sampling that used this canvas, with the layout from the same canvas builder."),
+         fix=setting("15", layout=["11", 2])),
+    Case("image_wired_to_mask", fill_graph, setting("11", mask=["9", 0]), rejected="return_type_mismatch"),
+    Case("layout_socket_gets_an_image", fill_graph, setting("15", layout=["9", 0]), rejected="return_type_mismatch"),
+    Case("mask_wired_to_canvas", fill_graph, setting("12", canvas=["11", 1]), rejected="return_type_mismatch"),
+]
+
+
+def png(path, w, h, alpha_box=None, mode="RGBA"):
+    rng = np.random.default_rng(w * 1000 + h)
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    if mode == "RGB":
+        Image.fromarray(rgb, "RGB").save(path)
+        return path
+    alpha = np.full((h, w), 255, np.uint8)
+    if alpha_box:
+        x0, y0, x1, y1 = alpha_box
+        alpha[y0:y1, x0:x1] = 0
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(live_server, tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad_inputs")
+    for name, args in {"acepp_bad_edit.png": (W, H, (16, 8, 48, 40)), "acepp_bad_ref.png": (48, 64, None),
+                       "acepp_bad_1x1.png": (1, 1, None), "acepp_bad_15x15.png": (15, 15, None),
+                       "acepp_bad_wide.png": (200, 16, (90, 0, 100, 16)), "acepp_bad_tall.png": (16, 64, None)}.items():
+        live_server.upload_image(png(d / name, *args), name)
+    live_server.upload_image(png(d / "acepp_bad_rgb.png", W, H, mode="RGB"), "acepp_bad_rgb.png")
+    return live_server
+
+
+def run(server, graph: dict) -> dict:
+    pid = server.post_prompt(graph)
+    return server.wait(pid, timeout=180)
+
+
+def assert_alive(server):
+    stats = server.get_json("/system_stats")
+    assert "system" in stats
+
+
+# Cases grouped by the model their graph samples with, so the server swaps models and LoRAs a few times, not
+# at every other case (a swap costs 10-30 s on the CPU).
+def model_of(case: Case) -> tuple[str, str]:
+    graph = case.graph()
+    return graph["1"]["class_type"], graph.get("2", {}).get("inputs", {}).get("vertical", "")
+
+
+@pytest.mark.parametrize("case", sorted(CASES, key=model_of), ids=lambda c: c.id)
+def test_bad_input(server, case):
+    graph = case.graph()
+    case.change(graph)
+    if case.ok:
+        assert run(server, graph)["status"]["status_str"] == "success"
+        assert_alive(server)
+        return
+    with pytest.raises(ClientError) as err:
+        run(server, graph)
+    assert_alive(server)
+    if case.rejected:
+        answer = str(err.value.details)
+        assert case.rejected in answer, answer
+        return
+    message = (err.value.details or {}).get("exception_message", "").rstrip("\n")
+    assert "Traceback" not in message and message.startswith("[ACE++] "), str(err.value)
+    if case.message is not None:
+        assert message == case.message
+    else:
+        assert message.startswith(case.starts), message
+    fix = case.fix or (case.fix_from_message(message) if case.fix_from_message else None)
+    if fix is not None:
+        fix(graph)
+        assert run(server, graph)["status"]["status_str"] == "success"
+
+
+def test_the_matrix_is_large_and_distinct():
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
