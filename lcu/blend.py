@@ -9,6 +9,9 @@ treated as grey levels (grey-level morphology).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import kornia
 import torch
 import torch.nn.functional as F
@@ -20,6 +23,7 @@ from .layout import AcePlusError
 MIN_CONTEXT_PIXELS = 16  # match_color needs at least this much reference weight per image
 _LAB_STD_FLOOR = 1.0  # Lab units added to both standard deviations: a flat region never blows the scale up
 _MAX_STD_SCALE = 4.0  # and the contrast change stays within [1/4, 4]
+_POOL_REACH = 16  # up to this reach a max pool per axis is faster than the logarithmic three-tap passes
 
 
 def _whole(value, name: str) -> int:
@@ -79,6 +83,14 @@ def _three_tap(x: torch.Tensor, radius: int, axis: int, op, pad_value: float) ->
     return rearrange(x, "b c n (r w) -> b c (n r) w", r=radius)[..., :size, :]
 
 
+def _pooled_morphology(x: torch.Tensor, reach: int, dilate: bool) -> torch.Tensor:
+    """The same square filter for a small reach: one max pool per axis (its padding is -inf: ignored pixels)."""
+    x = x if dilate else -x
+    x = F.max_pool2d(x, (1, 2 * reach + 1), stride=1, padding=(0, reach))
+    x = F.max_pool2d(x, (2 * reach + 1, 1), stride=1, padding=(reach, 0))
+    return (x if dilate else -x).contiguous()
+
+
 def _square_morphology(x: torch.Tensor, reach: int, dilate: bool) -> torch.Tensor:
     """Flat grey-level dilation/erosion of [B, 1, H, W] by a (2 reach + 1)^2 square, geodesic borders.
 
@@ -86,6 +98,8 @@ def _square_morphology(x: torch.Tensor, reach: int, dilate: bool) -> torch.Tenso
     grows by 64 px in a fraction of a second with a few image-sized buffers. Padding with the global minimum
     (dilation) or maximum (erosion) is neutral, i.e. the same as ignoring the pixels outside the image.
     """
+    if 0 < reach <= _POOL_REACH:
+        return _pooled_morphology(x, reach, dilate)
     op = kornia.morphology.dilation if dilate else kornia.morphology.erosion
     pad_value = float(x.min() if dilate else x.max())
     for axis in (-1, -2):
@@ -140,14 +154,33 @@ def _weighted_stats(lab: torch.Tensor, weights: torch.Tensor, count: torch.Tenso
     return mean, var.sqrt()
 
 
-def match_color(generated: torch.Tensor, original: torch.Tensor, reference_region: torch.Tensor) -> torch.Tensor:
-    """Colour-correct `generated` so its Lab mean/std over `reference_region` match `original`'s there.
+@dataclass(frozen=True)
+class ColorTransfer:
+    """A fitted per-channel affine Lab transfer (see match_color); `apply` may run on any part of the image."""
 
-    `reference_region` ([B or 1, H, W] weights in 0..1) marks where generated should equal original (the
-    unmasked context that the model regenerated). The per-channel affine Lab transfer is applied to the whole
-    image. An image whose region weighs less than MIN_CONTEXT_PIXELS (16) is returned unchanged, as is one
-    whose statistics already agree (bit for bit). `original` may have a batch of 1. Output in [0, 1].
-    """
+    g_mean: torch.Tensor  # [B, 3, 1, 1] Lab statistics of the generated image over the reference region
+    o_mean: torch.Tensor  # and of the original
+    scale: torch.Tensor
+    change: torch.Tensor  # [B, 1, 1, 1] bool: enough reference weight and statistics that disagree
+
+    def apply(self, generated: torch.Tensor) -> torch.Tensor:
+        """`generated` ([B, h, w, C], any crop of the image the transfer was fitted on) colour-corrected."""
+        gen = rearrange(to_rgb(generated), "b h w c -> b c h w")
+        work = self.scale.dtype
+        gen_w = gen.to(work)
+        gen_lab = kornia.color.rgb_to_lab(gen_w)
+        matched_lab = (gen_lab - self.g_mean) * self.scale + self.o_mean
+        # Apply the change as a difference of two identical round trips: when nothing needs changing the
+        # Lab <-> RGB round-trip error cancels exactly and the image comes back bit for bit.
+        delta = kornia.color.lab_to_rgb(matched_lab, clip=False) - kornia.color.lab_to_rgb(gen_lab, clip=False)
+        matched = (gen_w + delta).clamp(0.0, 1.0).to(gen.dtype)
+        out = torch.where(self.change, matched, gen)
+        return rearrange(out, "b c h w -> b h w c").contiguous()
+
+
+def fit_color(generated: torch.Tensor, original: torch.Tensor,
+              reference_region: torch.Tensor) -> Optional[ColorTransfer]:
+    """The transfer match_color applies, fitted over `reference_region`; None when no image needs a change."""
     gen = rearrange(to_rgb(generated), "b h w c -> b c h w")
     ori = rearrange(to_rgb(original), "b h w c -> b c h w").to(device=gen.device)
     weights = _as_masks(reference_region, "reference region").to(device=gen.device)
@@ -164,18 +197,31 @@ def match_color(generated: torch.Tensor, original: torch.Tensor, reference_regio
     count = weights.sum(dim=(2, 3), keepdim=True)
     usable = count >= MIN_CONTEXT_PIXELS  # [B or 1, 1, 1, 1]
     if not bool(usable.any()):
-        return to_rgb(generated)
+        return None
     count = count.clamp_min(1.0)
+    # Only the pixels with some weight count: convert just those ([B, 3, N, 1]) to Lab.
+    select = (weights > 0).any(dim=0)[0]
+    gen_w, ori_w, weights = (rearrange(t[..., select], "b c n -> b c n 1") for t in (gen_w, ori_w, weights))
 
-    gen_lab = kornia.color.rgb_to_lab(gen_w)
-    g_mean, g_std = _weighted_stats(gen_lab, weights, count)
+    g_mean, g_std = _weighted_stats(kornia.color.rgb_to_lab(gen_w), weights, count)
     o_mean, o_std = _weighted_stats(kornia.color.rgb_to_lab(ori_w), weights, count)
     scale = ((o_std + _LAB_STD_FLOOR) / (g_std + _LAB_STD_FLOOR)).clamp(1.0 / _MAX_STD_SCALE, _MAX_STD_SCALE)
-    matched_lab = (gen_lab - g_mean) * scale + o_mean
-    # Apply the change as a difference of two identical round trips: when nothing needs changing the
-    # Lab <-> RGB round-trip error cancels exactly and the image comes back bit for bit.
-    delta = kornia.color.lab_to_rgb(matched_lab, clip=False) - kornia.color.lab_to_rgb(gen_lab, clip=False)
-    matched = (gen_w + delta).clamp(0.0, 1.0).to(gen.dtype)
     agree = ((g_mean == o_mean) & (g_std == o_std)).all(dim=1, keepdim=True)
-    out = torch.where(usable & ~agree, matched, gen)
-    return rearrange(out, "b c h w -> b h w c").contiguous()
+    change = usable & ~agree
+    if not bool(change.any()):
+        return None
+    return ColorTransfer(g_mean=g_mean, o_mean=o_mean, scale=scale, change=change)
+
+
+def match_color(generated: torch.Tensor, original: torch.Tensor, reference_region: torch.Tensor) -> torch.Tensor:
+    """Colour-correct `generated` so its Lab mean/std over `reference_region` match `original`'s there.
+
+    `reference_region` ([B or 1, H, W] weights in 0..1) marks where generated should equal original (the
+    unmasked context that the model regenerated). The per-channel affine Lab transfer is applied to the whole
+    image. An image whose region weighs less than MIN_CONTEXT_PIXELS (16) is returned unchanged, as is one
+    whose statistics already agree (bit for bit). `original` may have a batch of 1. Output in [0, 1].
+    """
+    transfer = fit_color(generated, original, reference_region)
+    if transfer is None:
+        return to_rgb(generated)
+    return transfer.apply(generated)

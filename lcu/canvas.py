@@ -11,11 +11,11 @@ from typing import Optional, Sequence
 
 import torch
 
-from .images import as_image_batch, broadcast_batch, resize_image
+from .images import DEFAULT_RESAMPLING, as_image_batch, broadcast_batch, resize_image, to_rgb
 from .layout import AcePlusError, CanvasLayout, EditSource, Rect
 from .masks import binarize, model_mask, normalize_mask
-from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, beyond_aspect,
-                     centre_crop_aspect, plan_canvas)
+from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX,
+                     PanelPlan, beyond_aspect, centre_crop_aspect, plan_canvas)
 
 GREY = 0.5
 
@@ -27,13 +27,22 @@ class Canvas:
     layout: CanvasLayout
 
 
+def _shaped(image) -> bool:
+    """An IMAGE tensor ([B, H, W, C] or [H, W, C]) with pixels: its shape is checked without reading them all."""
+    return isinstance(image, torch.Tensor) and image.dim() in (3, 4) and image.numel() > 0
+
+
+def _batched(image: torch.Tensor) -> torch.Tensor:
+    return image.unsqueeze(0) if image.dim() == 3 else image
+
+
 def context_region(mask: torch.Tensor, margin: int) -> Rect:
     """Bounding box of the binarised mask (over the whole batch) grown by `margin`, clamped to the image,
     at least one token a side and within ACE++'s aspect limit where the image allows."""
     height, width = mask.shape[1], mask.shape[2]
     if margin < 0:
         raise AcePlusError(f"context_margin must be 0 or more pixels; got {margin}.")
-    hit = binarize(mask).amax(dim=0) > 0
+    hit = (mask >= 0.5).any(dim=0)  # binarize(mask) over the batch, in one read of the mask
     rows = torch.nonzero(hit.any(dim=1)).flatten()
     cols = torch.nonzero(hit.any(dim=0)).flatten()
     y0, y1 = int(rows[0]) - margin, int(rows[-1]) + 1 + margin
@@ -78,13 +87,15 @@ def aspect_error(soft: torch.Tensor, context_margin: Optional[int]) -> AcePlusEr
                         f"ACE++ supports, even cropped; crop or pad the edit image to at most {limit}.")
 
 
-def place_reference(reference: torch.Tensor, panel_width: int, content_height: int, canvas_height: int) -> torch.Tensor:
-    content = resize_image(reference, content_height, panel_width)
-    if content_height == canvas_height:
+def place_reference(reference: torch.Tensor, plan: PanelPlan, canvas_height: int,
+                    resampling: str = DEFAULT_RESAMPLING) -> torch.Tensor:
+    """The reference panel: the content resized with the reference's own aspect, padded grey around it."""
+    content = resize_image(reference, plan.content_height, plan.content_width, resampling)
+    if (plan.content_height, plan.content_width) == (canvas_height, plan.panel_width):
         return content
-    top = (canvas_height - content_height) // 2
-    panel = content.new_full((content.shape[0], canvas_height, panel_width, 3), GREY)
-    panel[:, top:top + content_height] = content
+    panel = content.new_full((content.shape[0], canvas_height, plan.panel_width, 3), GREY)
+    panel[:, plan.content_y:plan.content_y + plan.content_height,
+          plan.content_x:plan.content_x + plan.content_width] = content
     return panel
 
 
@@ -97,6 +108,8 @@ def build_canvas(
     reference_sizing: str = "resize",
     keep_pixels_rate: float = DEFAULT_KEEP_PIXELS_RATE,
     context_margin: Optional[int] = None,
+    reference_share: float = DEFAULT_REFERENCE_SHARE,
+    resampling: str = DEFAULT_RESAMPLING,
 ) -> Canvas:
     """Build the LCU++ canvas.
 
@@ -105,10 +118,18 @@ def build_canvas(
       target is a grey panel of target_size = (width, height), fully masked (reference generation).
     context_margin: None uses the whole edit image; a number crops it to the mask's bounding box grown by
       that many pixels, so the token cost follows the masked region instead of the photo.
+    reference_share: the most of the canvas width the references together may take (1 = no limit); wider
+      references are shrunk, aspect kept, and padded grey.
+    resampling: "antialiased" (the pack's default) or "nearest-exact" (ACE++'s training-time resize).
     """
     refs = [centre_crop_aspect(as_image_batch(r, f"reference {i + 1}")) for i, r in enumerate(references)]
     if edit_image is not None:
-        edit = as_image_batch(edit_image, "edit image")
+        if _shaped(edit_image):
+            # Shape and channels only: the pixels are checked on the part the canvas reads (crop first).
+            as_image_batch(edit_image[..., :1, :1, :], "edit image")
+            edit = to_rgb(_batched(edit_image).float())
+        else:
+            edit = as_image_batch(edit_image, "edit image")  # raises the error that names the problem
         batch = edit.shape[0]
         soft = normalize_mask(mask, edit)
         if context_margin is None:
@@ -117,6 +138,7 @@ def build_canvas(
             region = context_region(soft, context_margin)
         if beyond_aspect(region.h, region.w):
             raise aspect_error(soft, context_margin)
+        as_image_batch(region.slice(edit), "edit image")  # NaN / infinity where the model will look
         target_w, target_h = edit.shape[2], edit.shape[1]
         dtype = edit.dtype
         source = EditSource(image=edit, blend_mask=soft)
@@ -140,26 +162,27 @@ def build_canvas(
     refs = [broadcast_batch(r, batch, f"reference {i + 1}") for i, r in enumerate(refs)]
 
     plan = plan_canvas((region.h, region.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
-                       reference_sizing, keep_pixels_rate)
+                       reference_sizing, keep_pixels_rate, reference_share)
     height = plan.canvas_height
-    panels, masks, rects, x = [], [], [], 0
+    panels, masks, rects, contents, x = [], [], [], [], 0
     for ref, panel in zip(refs, plan.references):
-        panels.append(place_reference(ref, panel.panel_width, panel.content_height, height))
+        panels.append(place_reference(ref, panel, height, resampling))
         masks.append(torch.zeros(batch, height, panel.panel_width, dtype=dtype))
         rects.append(Rect(x, 0, panel.panel_width, height))
+        contents.append(Rect(x + panel.content_x, panel.content_y, panel.content_width, panel.content_height))
         x += panel.panel_width
     if source is None:
         # Built at panel size: exactly grey and exactly masked, with no resampling.
         panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
         masks.append(torch.ones(batch, height, plan.target_width, dtype=dtype))
     else:
-        panels.append(resize_image(region.slice(source.image), height, plan.target_width))
+        panels.append(resize_image(region.slice(source.image), height, plan.target_width, resampling))
         masks.append(model_mask(region.slice(source.blend_mask), height, plan.target_width))
     layout = CanvasLayout(
         canvas_width=plan.canvas_width, canvas_height=height, reference_panels=tuple(rects),
         target_panel=Rect(x, 0, plan.target_width, height), target_width=target_w, target_height=target_h,
         target_region=region, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
-        source=source,
+        reference_content=tuple(contents), reference_share=reference_share, resampling=resampling, source=source,
     )
     return Canvas(image=torch.cat(panels, dim=2).contiguous(), mask=torch.cat(masks, dim=2).contiguous(),
                   layout=layout)

@@ -102,12 +102,23 @@ def check_aspect(hw: tuple[int, int], image_hw: tuple[int, int], what: str) -> N
                            f"make the {what} from this image or resize/crop it to {width}x{height}.")
 
 
-def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize a [B, H, W, C] image: antialiased bilinear when shrinking, bicubic when enlarging."""
+RESAMPLINGS = ("antialiased", "nearest-exact")
+# The pack's default: antialiased bilinear when shrinking (no aliasing on fine detail), bicubic when enlarging.
+# "nearest-exact" is what the reference implementation and ACE++'s training resize the canvas with.
+DEFAULT_RESAMPLING = "antialiased"
+
+
+def resize_image(image: torch.Tensor, height: int, width: int, resampling: str = DEFAULT_RESAMPLING) -> torch.Tensor:
+    """Resize a [B, H, W, C] image. antialiased: bilinear with antialiasing when shrinking, bicubic when
+    enlarging. nearest-exact: every output pixel copies the nearest input pixel (ACE++'s training-time resize)."""
+    if resampling not in RESAMPLINGS:
+        raise AcePlusError(f"unknown resampling '{resampling}'; use one of {', '.join(RESAMPLINGS)}.")
     if image.shape[1:3] == (height, width):
         return image
     x = rearrange(image, "b h w c -> b c h w")
-    if height <= image.shape[1] and width <= image.shape[2]:
+    if resampling == "nearest-exact":
+        x = F.interpolate(x, size=(height, width), mode="nearest-exact")
+    elif height <= image.shape[1] and width <= image.shape[2]:
         x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     else:
         x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)

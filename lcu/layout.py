@@ -68,6 +68,10 @@ class CanvasLayout:
     scale: float  # canvas pixels per target pixel (<= 1: the budget only ever shrinks)
     token_budget: int
     reference_sizing: str
+    # Where each reference's content sits inside its panel (canvas pixels, own aspect); the rest is grey, mask 0.
+    reference_content: tuple[Rect, ...]
+    reference_share: float  # the most of the canvas width the references together could take (1 = no limit)
+    resampling: str  # how the canvas panels were resized: "antialiased" or "nearest-exact"
     source: Optional[EditSource] = field(default=None, compare=False, repr=False)
 
     @property
@@ -79,11 +83,12 @@ class CanvasLayout:
         return self.source is not None
 
     def describe(self) -> str:
-        refs = ", ".join(f"{r.w}x{r.h}" for r in self.reference_panels) or "none"
+        refs = ", ".join(f"{r.w}x{r.h}" + (f" (content {c.w}x{c.h})" if (c.w, c.h) != (r.w, r.h) else "")
+                         for r, c in zip(self.reference_panels, self.reference_content)) or "none"
         region = self.target_region
         return (
             f"canvas {self.canvas_width}x{self.canvas_height} ({self.tokens}/{self.token_budget} tokens), "
             f"references {refs}, target panel {self.target_panel.w}x{self.target_panel.h} at x={self.target_panel.x}, "
             f"showing {region.w}x{region.h} at ({region.x},{region.y}) of a {self.target_width}x{self.target_height} "
-            f"target, scale {self.scale:.3f}"
+            f"target, scale {self.scale:.3f}, {self.resampling}"
         )

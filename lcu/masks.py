@@ -55,12 +55,18 @@ def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str 
         raise AcePlusError(problem)
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
-    mask = mask.to(image.dtype).clamp(0.0, 1.0)
+    # A photo-sized mask is read a few times but copied only when a value has to change (cost follows the edit).
+    mask = mask.to(image.dtype)
+    low, high = torch.aminmax(mask)
+    if low < 0.0 or high > 1.0:
+        mask = mask.clamp(0.0, 1.0)
     if is_placeholder(mask, (height, width)):
         return image.new_ones(batch, height, width)
     check_aspect(tuple(mask.shape[-2:]), (height, width), what)
-    mask = broadcast_batch(resize_mask(mask, height, width), batch, what).clone()
+    mask = broadcast_batch(resize_mask(mask, height, width), batch, what)
     # Per image: nothing to generate means "regenerate the whole target".
-    empty = binarize(mask).flatten(1).amax(dim=1) == 0
-    mask[empty] = 1.0
+    empty = ~(mask >= 0.5).flatten(1).any(dim=1)
+    if bool(empty.any()):
+        mask = mask.clone()
+        mask[empty] = 1.0
     return mask

@@ -20,6 +20,10 @@ MAX_TOKEN_BUDGET = 65536  # the most the canvas node's token_budget widget allow
 MAX_ASPECT = 4.0  # ACE++ centre-crops inputs beyond 4:1
 REFERENCE_SIZINGS = ("resize", "keep_pixels")
 DEFAULT_KEEP_PIXELS_RATE = 0.8  # what the FFT model is stable with
+# The most of the canvas width the references together may take. 1 = no limit: every reference takes the width its
+# sizing gives it (the reference implementation's behaviour); 0.5 keeps the target at least half the canvas.
+DEFAULT_REFERENCE_SHARE = 1.0
+MIN_REFERENCE_SHARE = 0.05  # the smallest the canvas node's reference_share widget allows
 
 
 def floor16(value: float) -> int:
@@ -29,8 +33,14 @@ def floor16(value: float) -> int:
 
 @dataclass(frozen=True)
 class PanelPlan:
+    """One reference panel: panel_width on the grid, the full canvas height; inside it the reference's content
+    (its own aspect, from the final rounded sizes) at (content_x, content_y), the rest padded grey (mask 0)."""
+
     panel_width: int
-    content_height: int  # < canvas height only for keep_pixels references, padded grey top and bottom
+    content_width: int
+    content_height: int
+    content_x: int = 0  # offsets of the content inside the panel (centred)
+    content_y: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,14 +123,80 @@ def _fits(th: int, tw: int, extents, token_budget: int) -> bool:
     return min([floor16(th * scale), floor16(tw * scale)] + [floor16(w * scale) for w, _ in extents]) >= TOKEN_PX
 
 
+def fit_content(ref_hw: tuple[int, int], panel_width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the largest content with the reference's own aspect, at most `height` tall and
+    `panel_width` wide; the rounded side is within half a pixel of the exact aspect."""
+    rh, rw = ref_hw
+    if rw * height > panel_width * rh:  # the panel's width limits it
+        return panel_width, max(1, min(height, round(panel_width * rh / rw)))
+    return max(1, min(panel_width, round(height * rw / rh))), height
+
+
+def share_factor(tw: float, extents, share: float) -> float:
+    """How much every reference shrinks so that together they take at most `share` of the canvas width."""
+    total = sum(w for w, _ in extents)
+    if share >= 1.0 or total <= 0:
+        return 1.0
+    return min(1.0, share / (1.0 - share) * tw / total)
+
+
+def _layout(th: int, tw: int, reference_hws, extents, token_budget: int, sizing: str, keep_rate: float,
+            share: float) -> CanvasPlan:
+    """The plan for references shrunk to `share`, without the under-one-token check."""
+    factor = share_factor(tw, extents, share)
+    extents = [(w * factor, h * factor) for w, h in extents]
+    scale = _scale(th, tw, extents, token_budget)
+    canvas_height = floor16(th * scale)
+    target_width = floor16(tw * scale)
+    widths = [floor16(w * scale) for w, _ in extents]
+    if share < 1.0:
+        # Flooring each side to the grid can tip the share over: take whole tokens off the widest panel.
+        limit = share / (1.0 - share) * target_width + 1e-9
+        while sum(widths) > limit and max(widths) >= TOKEN_PX:
+            widths[widths.index(max(widths))] -= TOKEN_PX
+    # keep_pixels: the rate is an upper bound on the final, rounded canvas height.
+    cap = canvas_height if sizing == "resize" else int(math.floor(keep_rate * canvas_height + 1e-9))
+    references = []
+    for hw, (_, h), width in zip(reference_hws, extents, widths):
+        cw, ch = fit_content(hw, max(width, 1), max(1, min(cap, round(h * scale))))
+        references.append(PanelPlan(panel_width=width, content_width=cw, content_height=ch,
+                                    content_x=(width - cw) // 2, content_y=(canvas_height - ch) // 2))
+    return CanvasPlan(scale=scale, canvas_height=canvas_height, references=tuple(references),
+                      target_width=target_width)
+
+
+def _narrowest(plan: CanvasPlan) -> int:
+    return min([plan.canvas_height, plan.target_width] + [r.panel_width for r in plan.references])
+
+
+def share_too_small(share: float, th: int, tw: int, reference_hws, extents, token_budget: int, sizing: str,
+                    keep_rate: float) -> str:
+    """Why a reference panel came out under one token with this reference_share, naming a share that works."""
+    first = max(MIN_REFERENCE_SHARE, math.ceil(share * 100 - 1e-9) / 100)
+    for step in range(round(first * 100), 101):
+        candidate = step / 100
+        if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate)) >= TOKEN_PX:
+            if candidate >= 1.0:
+                return (f"reference_share {share:g} is too small for these references: a reference panel would be "
+                        f"under one {TOKEN_PX} px token. Set reference_share to 1 (no limit).")
+            return (f"reference_share {share:g} is too small for these references: a reference panel would be under "
+                    f"one {TOKEN_PX} px token. Set reference_share to at least {candidate:g} (1 = no limit).")
+    return too_narrow(th, tw, extents, reference_hws, token_budget, sizing) + " Set reference_share to 1 (no limit) too."
+
+
 def plan_canvas(
     target_hw: tuple[int, int],
     reference_hws: Sequence[tuple[int, int]],
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     reference_sizing: str = "resize",
     keep_pixels_rate: float = DEFAULT_KEEP_PIXELS_RATE,
+    reference_share: float = DEFAULT_REFERENCE_SHARE,
 ) -> CanvasPlan:
-    """Panel sizes for a target of target_hw (what the target panel must show) and the references."""
+    """Panel sizes for a target of target_hw (what the target panel must show) and the references.
+
+    Every panel boundary is on the 16 px grid; each reference's content keeps its own aspect inside its panel
+    (the rest is padded grey). reference_share < 1 shrinks the references so that together they take at most
+    that fraction of the canvas width."""
     th, tw = target_hw
     if th < TOKEN_PX or tw < TOKEN_PX:
         raise AcePlusError(f"the target is {tw}x{th}; both sides must be at least {TOKEN_PX} px: give a larger "
@@ -134,16 +210,15 @@ def plan_canvas(
         raise AcePlusError(f"token_budget must be positive; got {token_budget}.")
     if not 0.0 < keep_pixels_rate <= 1.0:
         raise AcePlusError(f"keep_pixels_rate must be in (0, 1]; got {keep_pixels_rate}.")
+    if not 0.0 < reference_share <= 1.0:
+        raise AcePlusError(f"reference_share must be in (0, 1]; got {reference_share}. Set it to 1 (no limit), or "
+                           "0.5 to keep the target at least half the canvas width.")
+    reference_hws = [tuple(hw) for hw in reference_hws]
     extents = [reference_extent(hw, th, reference_sizing, keep_pixels_rate) for hw in reference_hws]
-    scale = _scale(th, tw, extents, token_budget)
-    canvas_height = floor16(th * scale)
-    references = tuple(
-        PanelPlan(panel_width=floor16(w * scale), content_height=min(canvas_height, max(1, round(h * scale))))
-        for w, h in extents
-    )
-    plan = CanvasPlan(scale=scale, canvas_height=canvas_height, references=references,
-                      target_width=floor16(tw * scale))
-    narrowest = min([plan.canvas_height, plan.target_width] + [r.panel_width for r in references])
-    if narrowest < TOKEN_PX:
+    plan = _layout(th, tw, reference_hws, extents, token_budget, reference_sizing, keep_pixels_rate, reference_share)
+    if _narrowest(plan) < TOKEN_PX:
+        if reference_share < 1.0:
+            raise AcePlusError(share_too_small(reference_share, th, tw, reference_hws, extents, token_budget,
+                                               reference_sizing, keep_pixels_rate))
         raise AcePlusError(too_narrow(th, tw, extents, reference_hws, token_budget, reference_sizing))
     return plan

@@ -4,15 +4,28 @@ extract_target cuts the exact target panel and resizes it to the size of the reg
 official ComfyUI port skips the resize and returns results shrunk, ali-vilab/ACE_plus#90). stitch then
 composites that region into the original edit image through the blend mask, so every pixel outside the
 (grown, feathered) blend mask is bit-identical to the input.
+
+The cost of stitch follows the mask, not the photo: the blend mask can only be non-zero within
+max(grow, 0) + feather pixels of the user's mask, so the target panel is resized back, the blend mask grown
+and feathered, and the pixels mixed only inside that box (plus the pixels the filters read); colour
+statistics come from a ring of COLOR_RING pixels of context around it; everything else is the original,
+copied once.
 """
 from __future__ import annotations
 
-import torch
+import math
+from typing import Optional
 
-from .blend import blend_mask, grow_mask, match_color
+import torch
+from einops import einsum
+
+from .blend import _whole, blend_mask, fit_color, grow_mask
 from .images import as_image_batch, resize_image
-from .layout import AcePlusError, CanvasLayout
+from .layout import AcePlusError, CanvasLayout, Rect
 from .masks import binarize
+
+COLOR_RING = 128  # px of unmasked context around the blend box that colour matching takes its statistics from
+_CONTEXT_GAP = 2  # the context for colour matching starts this many px outside the blend mask
 
 
 def check_decoded(decoded: torch.Tensor, layout: CanvasLayout) -> torch.Tensor:
@@ -30,8 +43,87 @@ def extract_target(decoded: torch.Tensor, layout: CanvasLayout) -> torch.Tensor:
     """The target panel at the size of the region it shows ([B, region.h, region.w, 3])."""
     decoded = check_decoded(decoded, layout)
     region = layout.target_region
+    # Back to the user's size always with the pack's default resize (bicubic when enlarging), whatever
+    # layout.resampling the canvas was built with: nearest-exact would enlarge the result blocky.
     return resize_image(layout.target_panel.slice(decoded), region.h, region.w)
 
+
+# --- resizing a window of the output ----------------------------------------------------------------------
+
+def _cubic(x: float) -> float:
+    a, x = -0.75, abs(x)  # PyTorch's bicubic (Keys, A = -0.75)
+    if x <= 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    if x < 2.0:
+        return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+    return 0.0
+
+
+def _axis_weights(size_in: int, size_out: int, lo: int, hi: int, mode: str) -> tuple[torch.Tensor, int]:
+    """Rows lo..hi-1 of the [size_out, size_in] matrix F.interpolate applies along one axis (align_corners
+    False), restricted to the input columns they read: (weights [hi - lo, n] float64, first input index)."""
+    scale32 = torch.tensor(size_in, dtype=torch.float32) / size_out  # PyTorch's float32 scale
+    scale = float(scale32)
+    taps: list[dict[int, float]] = []
+    for i in range(lo, hi):
+        row: dict[int, float] = {}
+        if size_in == size_out:
+            row[i] = 1.0
+        elif mode == "nearest-exact":
+            source = torch.floor((torch.tensor(i, dtype=torch.float32) + 0.5) * scale32)  # PyTorch's float32 maths
+            row[min(int(source), size_in - 1)] = 1.0
+        elif mode == "bilinear-aa":
+            support = scale if scale >= 1.0 else 1.0
+            invscale = 1.0 / scale if scale >= 1.0 else 1.0
+            centre = scale * (i + 0.5)
+            first = max(int(centre - support + 0.5), 0)
+            last = min(int(centre + support + 0.5), size_in)
+            weights = [max(0.0, 1.0 - abs((j - centre + 0.5) * invscale)) for j in range(first, last)]
+            total = sum(weights)
+            for j, w in zip(range(first, last), weights):
+                row[j] = row.get(j, 0.0) + (w / total if total else 0.0)
+        else:  # bicubic
+            real = scale * (i + 0.5) - 0.5
+            base = math.floor(real)
+            t = real - base
+            for k, w in enumerate((_cubic(t + 1.0), _cubic(t), _cubic(1.0 - t), _cubic(2.0 - t))):
+                j = min(max(base - 1 + k, 0), size_in - 1)
+                row[j] = row.get(j, 0.0) + w
+        taps.append(row)
+    first = min(min(r) for r in taps)
+    last = max(max(r) for r in taps) + 1
+    matrix = torch.zeros(hi - lo, last - first, dtype=torch.float64)
+    for i, row in enumerate(taps):
+        for j, w in row.items():
+            matrix[i, j - first] = w
+    return matrix, first
+
+
+def resize_window(image: torch.Tensor, height: int, width: int, window: Rect,
+                  resampling: str = "antialiased") -> torch.Tensor:
+    """`window` of resize_image(image, height, width, resampling), reading only the input pixels it needs.
+
+    Same values as resizing the whole image and slicing (within float rounding), at a cost that follows the
+    window: both resizes are separable, so each axis is a small matrix of interpolation weights."""
+    in_h, in_w = image.shape[1], image.shape[2]
+    if (in_h, in_w) == (height, width):
+        return window.slice(image)
+    if resampling == "nearest-exact":
+        mode = "nearest-exact"
+    elif height <= in_h and width <= in_w:
+        mode = "bilinear-aa"
+    else:
+        mode = "bicubic"
+    rows, y0 = _axis_weights(in_h, height, window.y, window.bottom, mode)
+    cols, x0 = _axis_weights(in_w, width, window.x, window.right, mode)
+    source = image[:, y0:y0 + rows.shape[1], x0:x0 + cols.shape[1]]
+    rows, cols = rows.to(image.dtype), cols.to(image.dtype)
+    out = einsum(rows, source, "i h, b h w c -> b i w c")
+    out = einsum(cols, out, "j w, b i w c -> b i j c")
+    return out.clamp(0.0, 1.0)
+
+
+# --- the bounded stitch -----------------------------------------------------------------------------------
 
 def repeat_to(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
     if t.shape[0] == batch:
@@ -40,6 +132,37 @@ def repeat_to(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
         return t.repeat_interleave(batch // t.shape[0], dim=0)
     raise AcePlusError(f"{batch} decoded images cannot be matched to {t.shape[0]} {what}s; sample one latent "
                        f"per {what} (or a multiple of that many).")
+
+
+def nonzero_box(mask: torch.Tensor, grow_by: int) -> Optional[Rect]:
+    """Bounding box of the non-zero pixels of a [B, H, W] mask (over the batch), grown by `grow_by` and
+    clamped to the mask; None when the mask is all zero. One read of the mask."""
+    hit = (mask > 0).any(dim=0)
+    rows = torch.nonzero(hit.any(dim=1)).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(hit[int(rows[0]):int(rows[-1]) + 1].any(dim=0)).flatten()
+    return expand(Rect(int(cols[0]), int(rows[0]), int(cols[-1]) - int(cols[0]) + 1,
+                       int(rows[-1]) - int(rows[0]) + 1), grow_by, mask.shape[1], mask.shape[2])
+
+
+def expand(rect: Rect, by: int, height: int, width: int) -> Rect:
+    """`rect` grown by `by` px on every side, clamped to [0, width) x [0, height)."""
+    x0, y0 = max(0, rect.x - by), max(0, rect.y - by)
+    x1, y1 = min(width, rect.right + by), min(height, rect.bottom + by)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def inner(rect: Rect, outer: Rect) -> Rect:
+    """`rect` in the coordinates of `outer` (which contains it)."""
+    return Rect(rect.x - outer.x, rect.y - outer.y, rect.w, rect.h)
+
+
+def _blend_in(soft: torch.Tensor, box: Rect, grow: int, feather: int) -> torch.Tensor:
+    """blend_mask(soft, grow, feather) inside `box`, computed from the pixels within |grow| + feather of it
+    (every value in the box depends on those only, so it equals the whole-mask computation)."""
+    work = expand(box, abs(grow) + feather, soft.shape[1], soft.shape[2])
+    return inner(box, work).slice(blend_mask(work.slice(soft), grow=grow, feather=feather))
 
 
 def stitch(
@@ -52,26 +175,50 @@ def stitch(
     """(result, blend mask): the target at the user's full size, composited into the edit image if any.
 
     For reference generation the result is the target panel at the requested size and the blend mask is
-    all ones. For edits, pixels where the blend mask is 0 are copied from the original, bit for bit.
+    all ones. For edits, pixels where the blend mask is 0 are copied from the original, bit for bit; the work
+    is bounded to the box where the blend mask can be non-zero (see the module's docstring).
     """
-    generated = extract_target(decoded, layout)
-    batch = generated.shape[0]
+    grow = _whole(grow, "grow")
+    feather = _whole(feather, "feather")
+    if feather < 0:
+        raise AcePlusError(f"feather must be 0 or more pixels, got {feather}; use grow < 0 to shrink the mask")
     if layout.source is None:
+        generated = extract_target(decoded, layout)
         return generated, generated.new_ones(generated.shape[:3])
+    decoded = check_decoded(decoded, layout)
+    batch, dtype = decoded.shape[0], decoded.dtype
     region = layout.target_region
-    original = repeat_to(layout.source.image, batch, "edit image").to(generated.dtype)
-    soft = repeat_to(layout.source.blend_mask, batch, "edit image").to(generated.dtype)
+    panel = layout.target_panel.slice(decoded)
+    original = repeat_to(layout.source.image, batch, "edit image").to(dtype)
+    soft = repeat_to(layout.source.blend_mask, batch, "edit image").to(dtype)
+    # The result is the original copied once; only the box where the blend mask is non-zero is rewritten.
+    result = original.clone() if original is layout.source.image else original.contiguous()
+    blend = soft.new_zeros(soft.shape)
     # The blend may grow and feather outward, but never beyond the region the model saw.
-    blend = torch.zeros_like(soft)
-    region_blend = blend_mask(region.slice(soft), grow=grow, feather=feather)
-    blend[:, region.y:region.bottom, region.x:region.right] = region_blend
+    soft_region = region.slice(soft)
+    box = nonzero_box(soft_region, max(grow, 0) + feather)
+    if box is None:
+        return result, blend
+    box_blend = _blend_in(soft_region, box, grow, feather)
     original_region = region.slice(original)
     if color_match:
-        # The model regenerated the unmasked context too; its colour drift there is what gets corrected.
-        context = 1.0 - binarize(grow_mask(region_blend, 2))
-        generated = match_color(generated, original_region, context)
-    weight = region_blend.unsqueeze(-1)
-    mixed = torch.where(weight > 0, original_region * (1.0 - weight) + generated * weight, original_region)
-    result = original.clone()
-    result[:, region.y:region.bottom, region.x:region.right] = mixed
+        # The model regenerated the unmasked context too; its colour drift there is what gets corrected,
+        # measured on a ring of context around the box (the whole region when the region is that small).
+        ring = expand(box, COLOR_RING, region.h, region.w)
+        ring_blend = box_blend.new_zeros(batch, ring.h, ring.w)
+        inner(box, ring).slice(ring_blend)[...] = box_blend
+        context = 1.0 - binarize(grow_mask(ring_blend, _CONTEXT_GAP))
+        generated_ring = resize_window(panel, region.h, region.w, ring)
+        transfer = fit_color(generated_ring, ring.slice(original_region), context)
+        generated = inner(box, ring).slice(generated_ring)
+        if transfer is not None:
+            generated = transfer.apply(generated)
+    else:
+        generated = resize_window(panel, region.h, region.w, box)
+    original_box = box.slice(original_region)
+    weight = box_blend.unsqueeze(-1)
+    mixed = torch.where(weight > 0, original_box * (1.0 - weight) + generated * weight, original_box)
+    placed = Rect(region.x + box.x, region.y + box.y, box.w, box.h)
+    placed.slice(result)[...] = mixed
+    placed.slice(blend)[...] = box_blend
     return result, blend

@@ -3,7 +3,9 @@ import torch
 from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.canvas import build_canvas
-from ..lcu.sizing import DEFAULT_KEEP_PIXELS_RATE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, REFERENCE_SIZINGS
+from ..lcu.images import DEFAULT_RESAMPLING, RESAMPLINGS
+from ..lcu.sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
+                          MIN_REFERENCE_SHARE, REFERENCE_SIZINGS)
 from .types import CATEGORY, Layout, References
 from .validation import checked
 
@@ -89,6 +91,21 @@ class CanvasBuilder(io.ComfyNode):
                 io.Int.Input("context_margin", default=128, min=0, max=8192, step=8,
                              tooltip="crop_to_context only: pixels of surrounding context kept around the mask's "
                                      "bounding box (clamped to the image)."),
+                # Added after the released inputs, optional with defaults: saved workflows stay positional.
+                io.Float.Input("reference_share", default=DEFAULT_REFERENCE_SHARE, min=MIN_REFERENCE_SHARE, max=1.0,
+                               step=0.05, optional=True,
+                               tooltip="The most of the canvas width the references together may take. 1 = no "
+                                       "limit (references at full target height, as in the reference "
+                                       "implementation). With a wide reference or several references the target "
+                                       "gets few tokens and comes out soft: 0.5 keeps the target at least half "
+                                       "the canvas; references beyond the share are shrunk, aspect kept, and "
+                                       "padded grey top and bottom."),
+                io.Combo.Input("resampling", options=list(RESAMPLINGS), default=DEFAULT_RESAMPLING, optional=True,
+                               tooltip="How references and the edit image are resized onto the canvas. "
+                                       "antialiased (default): smooth, no aliasing on fine detail (bilinear with "
+                                       "antialiasing when shrinking, bicubic when enlarging). nearest-exact: copies "
+                                       "the nearest pixel, as the reference implementation and ACE++'s training "
+                                       "do; choose it to match training-time inputs exactly."),
             ],
             outputs=[
                 io.Image.Output(display_name="canvas",
@@ -106,12 +123,14 @@ class CanvasBuilder(io.ComfyNode):
     @classmethod
     @checked
     def execute(cls, width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context,
-                context_margin, reference=None, more_references=None, edit_image=None, mask=None) -> io.NodeOutput:
+                context_margin, reference=None, more_references=None, edit_image=None, mask=None,
+                reference_share=DEFAULT_REFERENCE_SHARE, resampling=DEFAULT_RESAMPLING) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())
         canvas = build_canvas(
             references=references, edit_image=edit_image, mask=mask, target_size=(width, height),
             token_budget=token_budget, reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
             context_margin=context_margin if crop_to_context else None,
+            reference_share=reference_share, resampling=resampling,
         )
         # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
         mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)

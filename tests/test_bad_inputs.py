@@ -135,6 +135,12 @@ def exact(msg: str) -> str:
     return "[ACE++] " + msg
 
 
+def share_fix(message: str) -> Callable[[dict], None]:
+    share = float(message.split("Set reference_share to at least ")[1].split(" ")[0])
+    assert 0.05 <= share <= 1.0
+    return setting("11", reference_share=share)
+
+
 def budget_fix(message: str) -> Callable[[dict], None]:
     needed = int(message.split("at least ")[1].split(",")[0])
     assert 64 <= needed <= 65536
@@ -183,6 +189,17 @@ CASES = [
     Case("on_mismatch_unknown", fill_graph, setting("2", on_mismatch="ignore"),
          exact("ACE++ LoRA Loader: on_mismatch is 'ignore', which is not one of its choices; choose one of: error, "
                "warn."), fix=setting("2", on_mismatch="error")),
+    Case("resampling_unknown", fill_graph, setting("11", resampling="bicubic"),
+         exact(f"{CANVAS}: resampling is 'bicubic', which is not one of its choices; choose one of: antialiased, "
+               "nearest-exact."), fix=setting("11", resampling="nearest-exact")),
+    Case("reference_share_zero", generation_graph, setting("11", reference_share=0.0),
+         rejected="value_smaller_than_min"),
+    Case("reference_share_nan", generation_graph, setting("11", reference_share=math.nan),
+         exact(f"{CANVAS}: reference_share is nan; set reference_share to a number between 0.05 and 1."),
+         fix=setting("11", reference_share=0.5)),
+    Case("reference_share_too_small_for_a_reference", generation_graph, setting("11", reference_share=0.05),
+         starts=exact("reference_share 0.05 is too small for these references: a reference panel would be under "
+                      "one 16 px token. Set reference_share to at least "), fix_from_message=share_fix),
     Case("reference_sizing_unknown", fill_graph, setting("11", reference_sizing="stretch"),
          exact(f"{CANVAS}: reference_sizing is 'stretch', which is not one of its choices; choose one of: resize, "
                "keep_pixels."), fix=setting("11", reference_sizing="resize")),

@@ -105,7 +105,8 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
             canvas_inputs["edit_image"] = (EDIT_IMAGE, 0)
         canvas_inputs["mask"] = (EDIT_IMAGE, 1)
     settings = {"width": 1024, "height": 1024, "token_budget": TOKEN_BUDGET, "reference_sizing": "resize",
-                "keep_pixels_rate": KEEP_PIXELS_RATE, "crop_to_context": False, "context_margin": CONTEXT_MARGIN}
+                "keep_pixels_rate": KEEP_PIXELS_RATE, "crop_to_context": False, "context_margin": CONTEXT_MARGIN,
+                "reference_share": 1.0, "resampling": "antialiased"}
     settings.update(canvas or {})
     nodes[CANVAS] = N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", **canvas_inputs, **settings)
 

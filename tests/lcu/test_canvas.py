@@ -50,8 +50,11 @@ def test_keep_pixels_never_enlarges_and_caps_height_at_rate():
     small = plan_canvas((512, 512), [(100, 80)], 100000, "keep_pixels", 0.8)
     assert small.references[0].content_height == 100 and small.references[0].panel_width == 80
     tall = plan_canvas((512, 512), [(1000, 500)], 100000, "keep_pixels", 0.8)
-    assert tall.references[0].content_height == round(0.8 * 512)
-    assert tall.references[0].panel_width == 16 * math.floor(500 * 0.8 * 512 / 1000 / 16)
+    # The panel is floored to the grid (192 of 204.8 px); the content keeps the reference's 1:2 aspect inside
+    # it (192x384) instead of being squeezed to 192x410, and stays within the rate.
+    ref = tall.references[0]
+    assert ref.panel_width == 16 * math.floor(500 * 0.8 * 512 / 1000 / 16) == 192
+    assert (ref.content_width, ref.content_height) == (192, 384) and ref.content_height <= 0.8 * 512
 
 
 @pytest.mark.parametrize("kwargs, message", [

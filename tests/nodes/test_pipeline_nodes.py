@@ -50,6 +50,28 @@ def test_canvas_node_errors_are_prefixed_and_actionable(comfy):
         canvas(comfy, edit_image=rand_image(100, 80), mask=torch.ones(1, 50, 50))
 
 
+def test_canvas_node_reference_share_and_resampling(comfy):
+    # Left out (an older saved workflow or API graph): no limit, antialiased, today's canvas.
+    _, _, default = canvas(comfy, reference=rand_image(600, 1000), width=832, height=1216)
+    assert (default.canvas_width, default.target_panel.w) == (1552, 448)
+    assert (default.reference_share, default.resampling) == (1.0, "antialiased")
+    image, mask, layout = canvas(comfy, reference=rand_image(600, 1000), width=832, height=1216, reference_share=0.5,
+                                 resampling="nearest-exact")
+    assert layout.target_panel.w * 2 >= layout.canvas_width and layout.tokens <= 4096
+    assert layout.resampling == "nearest-exact" and image.shape[1:3] == mask.shape[1:] == (864, 1184)
+    with pytest.raises(ValueError, match=r"^\[ACE\+\+\] ACE\+\+ Canvas \(LCU\+\+\): reference_share is 0; set "
+                                         r"reference_share to a number between 0.05 and 1"):
+        canvas(comfy, reference=rand_image(64, 64), reference_share=0.0)
+    with pytest.raises(ValueError, match=r"resampling is 'bilinear', which is not one of its choices"):
+        canvas(comfy, reference=rand_image(64, 64), resampling="bilinear")
+
+
+def test_canvas_node_new_inputs_come_last_and_are_optional(pack):
+    inputs = pack.canvas.CanvasBuilder.define_schema().inputs
+    assert [i.id for i in inputs][-2:] == ["reference_share", "resampling"]
+    assert all(i.optional for i in inputs[-2:])
+
+
 def test_control_map_node(comfy):
     image = rand_image(64, 64)
     mask = torch.zeros(1, 64, 64)

@@ -1,0 +1,212 @@
+"""Pre- and post-processing cost: the pack's canvas + stitch against the stock-node chain, side by side.
+
+    source tools/runtime.sh && "$ACEPP_PYTHON" tools/bench.py [--sizes 1 4 9 16] [--mask 512] [--repeats 3]
+
+For every photo size (megapixels, square) with a fixed centred square mask, and with the options off and on,
+one subprocess per configuration (so that its peak RSS is its own) times:
+
+- pack (crop): ACE++ build_canvas with crop-to-context (context_margin 128), then stitch of a decoded canvas;
+- pack (whole): the same with the whole photo as the target panel (the canvas squeezes it into the budget);
+- stock: in-process ComfyUI stock nodes doing the same work on the whole photo: pre = ImageScale of the photo
+  to the model size; post = ImageScale of the decoded image back to the original size, GrowMask, a blurred
+  mask (MaskToImage, ImageBlur, ImageToMask), ImageCompositeMasked.
+
+Options off: no grow, no feather, no colour match (stock: the plain mask). On: grow 4, feather 8 and colour
+match (stock: GrowMask 4, ImageBlur radius 8, sigma 8/3; the stock chain has no colour match).
+Times are the best of --repeats runs; peak RSS is the subprocess's high-water mark (ru_maxrss), also shown
+above the RSS it had once its inputs were made. Last, tokens and target-panel pixels per original pixel of the
+region the panel shows, for whole-photo and crop-to-context canvases.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 4096
+MARGIN = 128
+GROW, FEATHER = 4, 8
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _inputs(megapixels: int, mask_side: int):
+    import torch
+
+    side = int(round(math.sqrt(megapixels) * 1024))
+    gen = torch.Generator().manual_seed(megapixels)
+    photo = torch.rand(1, side, side, 3, generator=gen)
+    mask = torch.zeros(1, side, side)
+    top = (side - mask_side) // 2
+    mask[:, top:top + mask_side, top:top + mask_side] = 1.0
+    return photo, mask
+
+
+def _best(fn, repeats: int) -> tuple[float, object]:
+    """The best of `repeats` timed runs (one run only when it takes over 5 s: the stock chain on big photos)."""
+    best, out = math.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+        if best > 5.0:
+            break
+    return best, out
+
+
+def run_pack(megapixels: int, mask_side: int, options: bool, repeats: int, crop: bool) -> dict:
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from lcu.canvas import build_canvas
+    from lcu.stitch import stitch
+
+    torch.set_grad_enabled(False)
+    margin = MARGIN if crop else None
+    small = torch.rand(1, 256, 256, 3)  # warm-up: first calls pay for lazy initialisation, not for the photo
+    small_mask = torch.zeros(1, 256, 256)
+    small_mask[:, 96:160, 96:160] = 1.0
+    warm = build_canvas(edit_image=small, mask=small_mask, token_budget=BUDGET, context_margin=margin)
+    stitch(warm.image, warm.layout, grow=GROW, feather=FEATHER, color_match=True)
+    photo, mask = _inputs(megapixels, mask_side)
+    base = _rss_mib()
+    pre, canvas = _best(lambda: build_canvas(edit_image=photo, mask=mask, token_budget=BUDGET,
+                                             context_margin=margin), repeats)
+    # A "model output": the canvas, colour-drifted a little, as the VAE would decode it.
+    decoded = (canvas.image * 0.9 + 0.05 + 0.02 * torch.rand(canvas.image.shape)).clamp(0, 1)
+    kwargs = dict(grow=GROW, feather=FEATHER, color_match=True) if options else {}
+    post, _ = _best(lambda: stitch(decoded, canvas.layout, **kwargs), repeats)
+    layout = canvas.layout
+    region = layout.target_region
+    return {"pre": pre, "post": post, "rss": _rss_mib(), "base": base, "tokens": layout.tokens,
+            "px_ratio": (layout.target_panel.w * layout.target_panel.h) / (region.w * region.h),
+            "canvas": f"{layout.canvas_width}x{layout.canvas_height}", "mask_px": round(mask_side * layout.scale)}
+
+
+def run_stock(megapixels: int, mask_side: int, options: bool, repeats: int) -> dict:
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from tests.harness.inprocess import start_inprocess
+
+    torch.set_grad_enabled(False)
+    with tempfile.TemporaryDirectory(prefix="acepp-bench-") as tmp:
+        models = Path(tmp) / "models"
+        models.mkdir()
+        comfy = start_inprocess(Path(tmp) / "base", models)
+        photo, mask = _inputs(megapixels, mask_side)
+        side = photo.shape[1]
+        model_side = 16 * int(math.sqrt(BUDGET))  # the whole photo at the token budget (square: 1024)
+        base = _rss_mib()
+
+        def pre():
+            return comfy.call("ImageScale", image=photo, upscale_method="bilinear", width=model_side,
+                              height=model_side, crop="disabled")[0]
+
+        pre_s, scaled = _best(pre, repeats)
+        decoded = (scaled * 0.9 + 0.05 + 0.02 * torch.rand(scaled.shape)).clamp(0, 1)
+
+        def post():
+            back = comfy.call("ImageScale", image=decoded, upscale_method="bilinear", width=side, height=side,
+                              crop="disabled")[0]
+            blend = mask
+            if options:
+                blend = comfy.call("GrowMask", mask=blend, expand=GROW, tapered_corners=False)[0]
+                as_image = comfy.call("MaskToImage", mask=blend)[0]
+                blurred = comfy.call("ImageBlur", image=as_image, blur_radius=FEATHER, sigma=FEATHER / 3.0)[0]
+                blend = comfy.call("ImageToMask", image=blurred, channel="red")[0]
+            return comfy.call("ImageCompositeMasked", destination=photo, source=back, x=0, y=0,
+                              resize_source=False, mask=blend)[0]
+
+        keep = photo, mask, decoded  # warm-up on a small photo, as for the pack
+        photo, mask = torch.rand(1, 256, 256, 3), torch.zeros(1, 256, 256)
+        mask[:, 96:160, 96:160] = 1.0
+        side, decoded = 256, torch.rand(1, 64, 64, 3)
+        post()
+        photo, mask, decoded = keep
+        side = photo.shape[1]
+        post_s, result = _best(post, repeats)
+        assert tuple(result.shape) == tuple(photo.shape)
+        return {"pre": pre_s, "post": post_s, "rss": _rss_mib(), "base": base}
+
+
+def _child(kind: str, megapixels: int, mask_side: int, options: bool, repeats: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--sizes", str(megapixels),
+           "--mask", str(mask_side), "--repeats", str(repeats)] + (["--options"] if options else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ))
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 9, 16], help="photo sizes in megapixels")
+    parser.add_argument("--mask", type=int, default=512, help="masked square side (px)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per step (the best is shown)")
+    parser.add_argument("--child", choices=["crop", "whole", "stock"], help=argparse.SUPPRESS)
+    parser.add_argument("--options", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mp = args.sizes[0]
+        if args.child == "stock":
+            out = run_stock(mp, args.mask, args.options, args.repeats)
+        else:
+            out = run_pack(mp, args.mask, args.options, args.repeats, crop=args.child == "crop")
+        print(json.dumps(out), flush=True)
+        return
+
+    print(f"{os.cpu_count()} CPUs, torch threads as default; mask {args.mask}x{args.mask}, token budget {BUDGET}, "
+          f"best of {args.repeats}; options on = grow {GROW}, feather {FEATHER}, colour match (stock: no colour "
+          "match)")
+    print()
+    header = (f"{'photo':>6} {'options':>7} | {'crop pre':>8} {'crop post':>9} {'whole post':>10} | "
+              f"{'stock pre':>9} {'stock post':>10} | {'(pre+post) crop/stock':>21} {'post crop/stock':>15} | "
+              f"{'RSS MiB crop/whole/stock (above inputs)':>40}")
+    print(header)
+    print("-" * len(header))
+    tokens, post_on = [], {}
+    for mp in args.sizes:
+        for options in (False, True):
+            crop = _child("crop", mp, args.mask, options, args.repeats)
+            whole = _child("whole", mp, args.mask, options, args.repeats)
+            stock = _child("stock", mp, args.mask, options, args.repeats)
+            if options:
+                post_on[mp] = crop["post"]
+            ratio = (crop["pre"] + crop["post"]) / (stock["pre"] + stock["post"])
+            rss = "/".join(f"{r['rss']:.0f}" for r in (crop, whole, stock))
+            above = "/".join(f"{r['rss'] - r['base']:.0f}" for r in (crop, whole, stock))
+            print(f"{mp:>4}MP {'on' if options else 'off':>7} | {crop['pre']:>7.3f}s {crop['post']:>8.3f}s "
+                  f"{whole['post']:>9.3f}s | {stock['pre']:>8.3f}s {stock['post']:>9.3f}s | {ratio:>20.2f}x "
+                  f"{crop['post'] / stock['post']:>14.2f}x | {rss + ' (' + above + ')':>40}", flush=True)
+            if not options:
+                tokens.append((mp, whole, crop))
+    print()
+    if len(args.sizes) > 1:
+        first = args.sizes[0]
+        print(f"stitch (crop-to-context, options on) time relative to {first} MP: " + ", ".join(
+            f"{mp} MP {post_on[mp] / post_on[first]:.2f}x" for mp in args.sizes[1:]))
+        print()
+    print(f"{'photo':>6} | {'whole-photo canvas':>18} {'tokens':>6} {'target px/orig px':>17} {'mask in canvas':>14} | "
+          f"{'crop canvas':>11} {'tokens':>6} {'target px/orig px':>17} {'mask in canvas':>14}")
+    for mp, whole, crop in tokens:
+        cells = []
+        for r, width in ((whole, 18), (crop, 11)):
+            side = f"{r['mask_px']}x{r['mask_px']}"
+            cells.append(f"{r['canvas']:>{width}} {r['tokens']:>6} {r['px_ratio']:>17.4f} {side:>14}")
+        print(f"{mp:>4}MP | " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
