@@ -174,14 +174,8 @@ def no_samples_at_page_load(frontend_server):
     _remove_samples(frontend_server.server.layout.input)
 
 
-def test_sample_button_click_in_vue_nodes(no_samples_at_page_load, frontend, frontend_server, tmp_path, request):
+def test_sample_button_click_in_vue_nodes(no_samples_at_page_load, frontend, frontend_server, tmp_path):
     """Vue node renderer: a real click on the canvas node's button; a second click changes nothing."""
-    if frontend_server.name == "newest":
-        # Found when this test first ran on 1.58.1: the upload works and the preview loads, but the Vue
-        # dropdown keeps "Select image..." with the invalid mark (the extension's selectImage does not reach
-        # the newest Vue combo). Strict: the test reports when a fix makes it pass.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="newest frontend: the Vue image dropdown is "
-                                              "not refreshed after the sample upload (web/js/acepp.js selectImage)"))
     fe = frontend
     path = next(p for p in WORKFLOWS if set(_sample_names(json.loads(p.read_text("utf-8"))).values())
                 == {"acepp_garment.png", "acepp_person.png"})

@@ -136,8 +136,13 @@ async function selectImage(node, widget, value) {
     widget.callback?.(`${value} [input]`);
     await nextTask();
   }
+  const previous = widget.value;
   widget.value = value;
   widget.callback?.(value); // LoadImage's own callback: sets the node output, the preview loads
+  // What the frontend's own image upload does next: tell the node its widget changed. Newer frontends
+  // (1.58) listen there to drop the widget from their missing-media list; while it is listed, the Vue
+  // dropdown hides the name ("Select image...") and marks the widget invalid. Older ones define no hook.
+  node.onWidgetChanged?.(widget.name, value, previous, widget);
   node.setDirtyCanvas?.(true, true);
 }
 
