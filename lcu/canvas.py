@@ -2,7 +2,8 @@
 
 The target panel is the edit image (or a crop of it around the mask, "crop-to-context"), or a mid-grey
 panel of the requested size for pure reference generation. The canvas mask is 0 over every reference
-and the binarised user mask over the target.
+and the binarised user mask over the target. Several regions of one photo (lcu.regions) give a batch of
+canvases, one per region, all of one size.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import torch
 
 from .images import DEFAULT_RESAMPLING, as_image_batch, broadcast_batch, resize_image, to_rgb
 from .layout import AcePlusError, CanvasLayout, EditSource, Rect
-from .masks import binarize, model_mask, normalize_mask
+from .masks import model_mask, normalize_mask
+from .regions import (DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA, DEFAULT_REGION_MODE,
+                      REGION_MODES, batch_regions, common_crops, component_regions, mask_box, region_around)
 from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX,
                      PanelPlan, beyond_aspect, centre_crop_aspect, plan_canvas)
 
@@ -37,42 +40,30 @@ def _batched(image: torch.Tensor) -> torch.Tensor:
 
 
 def context_region(mask: torch.Tensor, margin: int) -> Rect:
-    """Bounding box of the binarised mask (over the whole batch) grown by `margin`, clamped to the image,
-    at least one token a side and within ACE++'s aspect limit where the image allows."""
-    height, width = mask.shape[1], mask.shape[2]
-    if margin < 0:
-        raise AcePlusError(f"context_margin must be 0 or more pixels; got {margin}.")
-    hit = (mask >= 0.5).any(dim=0)  # binarize(mask) over the batch, in one read of the mask
-    rows = torch.nonzero(hit.any(dim=1)).flatten()
-    cols = torch.nonzero(hit.any(dim=0)).flatten()
-    y0, y1 = int(rows[0]) - margin, int(rows[-1]) + 1 + margin
-    x0, x1 = int(cols[0]) - margin, int(cols[-1]) + 1 + margin
-
-    def span(lo: int, hi: int, minimum: int, limit: int) -> tuple[int, int]:
-        # Grow [lo, hi) symmetrically to `minimum`, then shift it inside [0, limit).
-        lo, hi = max(0, lo), min(limit, hi)
-        short = max(0, minimum - (hi - lo))
-        lo, hi = lo - short // 2, hi + short - short // 2
-        if lo < 0:
-            lo, hi = 0, hi - lo
-        if hi > limit:
-            lo, hi = max(0, lo - (hi - limit)), limit
-        return lo, hi
-
-    y0, y1 = span(y0, y1, TOKEN_PX, height)
-    x0, x1 = span(x0, x1, TOKEN_PX, width)
-    h, w = y1 - y0, x1 - x0
-    if w > MAX_ASPECT * h:
-        y0, y1 = span(y0, y1, int(w / MAX_ASPECT) + 1, height)
-    elif h > MAX_ASPECT * w:
-        x0, x1 = span(x0, x1, int(h / MAX_ASPECT) + 1, width)
-    return Rect(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+    """The crop-to-context region of a [B, H, W] mask: its binarised bounding box grown by `margin`."""
+    return region_around(mask_box(mask), margin, mask.shape[1], mask.shape[2])
 
 
-def aspect_error(soft: torch.Tensor, context_margin: Optional[int]) -> AcePlusError:
+def target_region(edit_hw: tuple[int, int], box: Optional[Rect], context_margin: Optional[int]) -> Rect:
+    """The part of a height x width edit image the target panel shows: all of it (context_margin None) or the
+    region around the mask's bounding box `box` (needed only with a margin or an image beyond 4:1). Raises the
+    error that names the change when the region is beyond 4:1.
+
+    The one rule for the single-region canvas: build_canvas and the layout preview route both use it."""
+    height, width = edit_hw
+    if context_margin is None:
+        region = Rect(0, 0, width, height)
+    else:
+        region = region_around(box, context_margin, height, width)
+    if beyond_aspect(region.h, region.w):
+        raise aspect_error(edit_hw, box, context_margin)
+    return region
+
+
+def aspect_error(edit_hw: tuple[int, int], box: Rect, context_margin: Optional[int]) -> AcePlusError:
     """The edit image (or its crop) is beyond 4:1: name the change that actually brings it within."""
-    height, width = soft.shape[1], soft.shape[2]
-    tight = context_region(soft, 0)
+    height, width = edit_hw
+    tight = region_around(box, 0, height, width)
     limit = f"{MAX_ASPECT:g}:1"
     if context_margin is None:
         if not beyond_aspect(tight.h, tight.w):
@@ -110,8 +101,12 @@ def build_canvas(
     context_margin: Optional[int] = None,
     reference_share: float = DEFAULT_REFERENCE_SHARE,
     resampling: str = DEFAULT_RESAMPLING,
+    regions: str = DEFAULT_REGION_MODE,
+    merge_distance: int = DEFAULT_MERGE_DISTANCE,
+    min_region_area: int = DEFAULT_MIN_REGION_AREA,
+    max_regions: int = DEFAULT_MAX_REGIONS,
 ) -> Canvas:
-    """Build the LCU++ canvas.
+    """Build the LCU++ canvas (a batch of them for several regions).
 
     references: IMAGE batches placed left to right (each centre-cropped to 4:1 at most).
     edit_image/mask: the image to edit and where (see masks.normalize_mask); without an edit image the
@@ -121,8 +116,16 @@ def build_canvas(
     reference_share: the most of the canvas width the references together may take (1 = no limit); wider
       references are shrunk, aspect kept, and padded grey.
     resampling: "antialiased" (the pack's default) or "nearest-exact" (ACE++'s training-time resize).
+    regions: "one" (one target region, as above), "connected_components" (each component of the mask, joined
+      when closer than merge_distance, specks under min_region_area dropped) or "mask_batch" (each mask item
+      one region of the same photo). Several regions always crop each to its context (context_margin, 0 when
+      None), widen the crops to one common aspect and give one canvas per region, at most max_regions; a
+      reference batch of 1 serves every region, a batch of N gives item i to region i.
     """
+    if regions not in REGION_MODES:
+        raise AcePlusError(f"unknown regions '{regions}'; use one of {', '.join(REGION_MODES)}.")
     refs = [centre_crop_aspect(as_image_batch(r, f"reference {i + 1}")) for i, r in enumerate(references)]
+    per = "image"
     if edit_image is not None:
         if _shaped(edit_image):
             # Shape and channels only: the pixels are checked on the part the canvas reads (crop first).
@@ -130,21 +133,29 @@ def build_canvas(
             edit = to_rgb(_batched(edit_image).float())
         else:
             edit = as_image_batch(edit_image, "edit image")  # raises the error that names the problem
-        batch = edit.shape[0]
-        soft = normalize_mask(mask, edit)
-        if context_margin is None:
-            region = Rect(0, 0, edit.shape[2], edit.shape[1])
+        edit_hw = tuple(edit.shape[1:3])
+        if regions == "one":
+            batch = edit.shape[0]
+            soft = normalize_mask(mask, edit)
+            # The mask is read for its box only where the region depends on it.
+            box = mask_box(soft) if context_margin is not None or beyond_aspect(*edit_hw) else None
+            crops = (target_region(edit_hw, box, context_margin),)
+            region_masks = (crops[0].slice(soft),)
         else:
-            region = context_region(soft, context_margin)
-        if beyond_aspect(region.h, region.w):
-            raise aspect_error(soft, context_margin)
-        as_image_batch(region.slice(edit), "edit image")  # NaN / infinity where the model will look
+            crops, region_masks = _split(edit, mask, regions, context_margin or 0, merge_distance,
+                                         min_region_area, max_regions)
+            batch, per = len(crops), "region"
+        for crop in crops:
+            as_image_batch(crop.slice(edit), "edit image")  # NaN / infinity where the model will look
         target_w, target_h = edit.shape[2], edit.shape[1]
         dtype = edit.dtype
-        source = EditSource(image=edit, blend_mask=soft)
+        source = EditSource(image=edit, region_masks=region_masks)
     else:
         if mask is not None:
             raise AcePlusError("a mask was given without an edit image; connect the image the mask belongs to.")
+        if regions != "one":
+            raise AcePlusError(f"regions is {regions}, which needs an edit image and its mask; connect edit_image "
+                               "and mask, or set regions to one.")
         if target_size is None:
             raise AcePlusError("give an edit image, or a target width and height for reference generation.")
         target_w, target_h = int(target_size[0]), int(target_size[1])
@@ -156,12 +167,14 @@ def build_canvas(
             raise AcePlusError(f"width x height is {target_w}x{target_h}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
                                f"supports; set width and height to at most {MAX_ASPECT:g}:1.")
         batch = max(r.shape[0] for r in refs)
-        region = Rect(0, 0, target_w, target_h)
+        crops = (Rect(0, 0, target_w, target_h),)
         dtype = refs[0].dtype
         source = None
-    refs = [broadcast_batch(r, batch, f"reference {i + 1}") for i, r in enumerate(refs)]
+    refs = [broadcast_batch(r, batch, f"reference {i + 1}", per) for i, r in enumerate(refs)]
 
-    plan = plan_canvas((region.h, region.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
+    # One plan for every canvas of the batch, sized by the largest region (the others are resized to its panel).
+    largest = max(crops, key=lambda r: r.w * r.h)
+    plan = plan_canvas((largest.h, largest.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
                        reference_sizing, keep_pixels_rate, reference_share)
     height = plan.canvas_height
     panels, masks, rects, contents, x = [], [], [], [], 0
@@ -176,13 +189,34 @@ def build_canvas(
         panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
         masks.append(torch.ones(batch, height, plan.target_width, dtype=dtype))
     else:
-        panels.append(resize_image(region.slice(source.image), height, plan.target_width, resampling))
-        masks.append(model_mask(region.slice(source.blend_mask), height, plan.target_width))
+        panels.append(torch.cat([resize_image(crop.slice(source.image), height, plan.target_width, resampling)
+                                 for crop in crops]))
+        masks.append(torch.cat([model_mask(m, height, plan.target_width) for m in source.region_masks]))
     layout = CanvasLayout(
         canvas_width=plan.canvas_width, canvas_height=height, reference_panels=tuple(rects),
         target_panel=Rect(x, 0, plan.target_width, height), target_width=target_w, target_height=target_h,
-        target_region=region, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
+        target_regions=crops, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
         reference_content=tuple(contents), reference_share=reference_share, resampling=resampling, source=source,
     )
     return Canvas(image=torch.cat(panels, dim=2).contiguous(), mask=torch.cat(masks, dim=2).contiguous(),
                   layout=layout)
+
+
+def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: int, merge_distance: int,
+           min_area: int, max_regions: int) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...]]:
+    """(crops, region masks) of several regions of one photo: each region's context, widened to one aspect."""
+    if edit.shape[0] != 1:
+        raise AcePlusError(f"regions {mode} edits several areas of one photo, but the edit image has a batch of "
+                           f"{edit.shape[0]}; give one image, or set regions to one.")
+    if mode == "mask_batch":
+        items = 1 if mask is None or mask.dim() < 3 else mask.shape[0]
+        soft = normalize_mask(mask, edit.expand(items, *edit.shape[1:]), empty_means_whole=items == 1)
+        split = batch_regions(soft, max_regions)
+    else:
+        if isinstance(mask, torch.Tensor) and mask.dim() == 3 and mask.shape[0] > 1:
+            raise AcePlusError(f"regions connected_components splits one mask into regions, but the mask has a batch "
+                               f"of {mask.shape[0]}; give one mask, or set regions to mask_batch (each mask of the "
+                               "batch one region).")
+        split = component_regions(normalize_mask(mask, edit), merge_distance, min_area, max_regions)
+    crops = common_crops(split.boxes, margin, edit.shape[1], edit.shape[2])
+    return crops, tuple(split.mask_in(i, crop) for i, crop in enumerate(crops))

@@ -77,12 +77,16 @@ def as_image_batch(image, what: str) -> torch.Tensor:
     return to_rgb(image.float())
 
 
-def broadcast_batch(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
-    """`t` (an IMAGE or MASK) with `batch` items: a batch of 1 serves every image, any other size is an error."""
+def broadcast_batch(t: torch.Tensor, batch: int, what: str, per: str = "image") -> torch.Tensor:
+    """`t` (an IMAGE or MASK) with `batch` items, one per image (or per region of a photo): a batch of 1 serves
+    every one, any other size is an error naming both counts."""
     if t.shape[0] == batch:
         return t
     if t.shape[0] == 1:
         return t.expand(batch, *t.shape[1:])
+    if per != "image":
+        raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but there are {batch} {per}s; give 1 (used for "
+                           f"every {per}) or {batch} (item i for {per} i).")
     if batch == 1:
         raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but the image has a batch of 1; give a "
                            f"single {what} (used for every image) or a batch of {t.shape[0]} images.")

@@ -44,18 +44,21 @@ class Rect:
 
 @dataclass(frozen=True)
 class EditSource:
-    """The user's edit image at full resolution and the soft mask to blend the result back through."""
+    """The user's edit image at full resolution and, for each target region, the soft mask to blend the result
+    back through, cut to that region (views of the user's mask where possible: no photo-sized copies)."""
 
-    image: torch.Tensor  # [B, H, W, 3] in 0..1
-    blend_mask: torch.Tensor  # [B, H, W] in 0..1, soft as given, 1 = generated pixels
+    image: torch.Tensor  # [B, H, W, 3] in 0..1 (B = 1 when the canvas has several regions)
+    region_masks: tuple[torch.Tensor, ...]  # one [B or 1, region.h, region.w] per target region, 0..1, 1 = generated
 
 
 @dataclass(frozen=True)
 class CanvasLayout:
-    """Geometry of one canvas: references left to right, then the target panel, all of canvas height.
+    """Geometry of a canvas batch: references left to right, then the target panel, all of canvas height.
 
-    `target_region` is the part of the user's target that the target panel shows, in target pixels:
-    the whole edit image, a crop of it (crop-to-context), or the requested size for pure generation.
+    `target_regions` are the parts of the user's target that the target panel shows, in target pixels. One
+    region serves every item of the batch: the whole edit image, a crop of it (crop-to-context), or the
+    requested size for pure generation. Several regions (several areas of one photo, one run) mean canvas
+    item i shows region i; every region's crop has the same aspect and is resized to the same target panel.
     """
 
     canvas_width: int
@@ -64,8 +67,8 @@ class CanvasLayout:
     target_panel: Rect
     target_width: int  # the user's target size: the edit image, or the requested generation size
     target_height: int
-    target_region: Rect
-    scale: float  # canvas pixels per target pixel (<= 1: the budget only ever shrinks)
+    target_regions: tuple[Rect, ...]
+    scale: float  # canvas pixels per target pixel of the largest region (<= 1: the budget only ever shrinks)
     token_budget: int
     reference_sizing: str
     # Where each reference's content sits inside its panel (canvas pixels, own aspect); the rest is grey, mask 0.
@@ -82,13 +85,27 @@ class CanvasLayout:
     def is_edit(self) -> bool:
         return self.source is not None
 
+    @property
+    def target_region(self) -> Rect:
+        """The region every canvas of the batch shows; an error for a layout of several regions."""
+        if len(self.target_regions) != 1:
+            raise AcePlusError(f"this layout has {len(self.target_regions)} regions, one per canvas of the batch; "
+                               "read target_regions.")
+        return self.target_regions[0]
+
+    def panel_scale(self, region: Rect) -> float:
+        """Target panel pixels per original pixel, along the width, for one of the regions."""
+        return self.target_panel.w / region.w
+
     def describe(self) -> str:
         refs = ", ".join(f"{r.w}x{r.h}" + (f" (content {c.w}x{c.h})" if (c.w, c.h) != (r.w, r.h) else "")
                          for r, c in zip(self.reference_panels, self.reference_content)) or "none"
-        region = self.target_region
+        shows = "; ".join(f"{r.w}x{r.h} at ({r.x},{r.y}), {self.panel_scale(r):.3f} px/px"
+                          for r in self.target_regions)
+        count = len(self.target_regions)
+        regions = f"{count} regions, one canvas each: " if count > 1 else "showing "
         return (
             f"canvas {self.canvas_width}x{self.canvas_height} ({self.tokens}/{self.token_budget} tokens), "
             f"references {refs}, target panel {self.target_panel.w}x{self.target_panel.h} at x={self.target_panel.x}, "
-            f"showing {region.w}x{region.h} at ({region.x},{region.y}) of a {self.target_width}x{self.target_height} "
-            f"target, scale {self.scale:.3f}, {self.resampling}"
+            f"{regions}{shows} of a {self.target_width}x{self.target_height} target, {self.resampling}"
         )

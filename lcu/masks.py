@@ -40,10 +40,13 @@ def is_placeholder(mask: torch.Tensor, image_hw: tuple[int, int]) -> bool:
         and not bool(mask.any())
 
 
-def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str = "mask") -> torch.Tensor:
+def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str = "mask",
+                   empty_means_whole: bool = True) -> torch.Tensor:
     """The user's mask for `image` ([B, H, W, C]) as a soft [B, H, W] mask, 1 = generate.
 
-    Returns all ones for "no mask" (None, the LoadImage placeholder, or nothing above 0.5 anywhere).
+    Returns all ones for "no mask" (None, the LoadImage placeholder, or nothing above 0.5 anywhere). With
+    empty_means_whole False (each item of a mask batch is one region) an item with nothing to generate is an
+    error instead.
     """
     batch, height, width = image.shape[0], image.shape[1], image.shape[2]
     if mask is None:
@@ -66,6 +69,10 @@ def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str 
     mask = broadcast_batch(resize_mask(mask, height, width), batch, what)
     # Per image: nothing to generate means "regenerate the whole target".
     empty = ~(mask >= 0.5).flatten(1).any(dim=1)
+    if bool(empty.any()) and not empty_means_whole:
+        item = int(torch.nonzero(empty)[0]) + 1
+        raise AcePlusError(f"item {item} of the {batch} {what}s has nothing to generate (no value at or above 0.5); "
+                           f"paint it, or remove it from the batch.")
     if bool(empty.any()):
         mask = mask.clone()
         mask[empty] = 1.0

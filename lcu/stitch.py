@@ -23,6 +23,7 @@ from .blend import _whole, blend_mask, fit_color, grow_mask
 from .images import as_image_batch, resize_image
 from .layout import AcePlusError, CanvasLayout, Rect
 from .masks import binarize
+from .regions import bounding_box
 
 COLOR_RING = 128  # px of unmasked context around the blend box that colour matching takes its statistics from
 _CONTEXT_GAP = 2  # the context for colour matching starts this many px outside the blend mask
@@ -137,13 +138,8 @@ def repeat_to(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
 def nonzero_box(mask: torch.Tensor, grow_by: int) -> Optional[Rect]:
     """Bounding box of the non-zero pixels of a [B, H, W] mask (over the batch), grown by `grow_by` and
     clamped to the mask; None when the mask is all zero. One read of the mask."""
-    hit = (mask > 0).any(dim=0)
-    rows = torch.nonzero(hit.any(dim=1)).flatten()
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(hit[int(rows[0]):int(rows[-1]) + 1].any(dim=0)).flatten()
-    return expand(Rect(int(cols[0]), int(rows[0]), int(cols[-1]) - int(cols[0]) + 1,
-                       int(rows[-1]) - int(rows[0]) + 1), grow_by, mask.shape[1], mask.shape[2])
+    box = bounding_box((mask > 0).any(dim=0))
+    return None if box is None else expand(box, grow_by, mask.shape[1], mask.shape[2])
 
 
 def expand(rect: Rect, by: int, height: int, width: int) -> Rect:
@@ -176,7 +172,9 @@ def stitch(
 
     For reference generation the result is the target panel at the requested size and the blend mask is
     all ones. For edits, pixels where the blend mask is 0 are copied from the original, bit for bit; the work
-    is bounded to the box where the blend mask can be non-zero (see the module's docstring).
+    is bounded to the box where the blend mask can be non-zero (see the module's docstring). A layout of
+    several regions composites decoded item i into region i of the one photo, in the layout's order: where
+    grown masks touch, a later region blends over the earlier ones.
     """
     grow = _whole(grow, "grow")
     feather = _whole(feather, "feather")
@@ -187,25 +185,44 @@ def stitch(
         return generated, generated.new_ones(generated.shape[:3])
     decoded = check_decoded(decoded, layout)
     batch, dtype = decoded.shape[0], decoded.dtype
-    region = layout.target_region
-    panel = layout.target_panel.slice(decoded)
-    original = repeat_to(layout.source.image, batch, "edit image").to(dtype)
-    soft = repeat_to(layout.source.blend_mask, batch, "edit image").to(dtype)
-    # The result is the original copied once; only the box where the blend mask is non-zero is rewritten.
-    result = original.clone() if original is layout.source.image else original.contiguous()
-    blend = soft.new_zeros(soft.shape)
+    regions = layout.target_regions
+    if len(regions) == 1:
+        original = repeat_to(layout.source.image, batch, "edit image").to(dtype)
+        masks = (repeat_to(layout.source.region_masks[0], batch, "edit image").to(dtype),)
+        panels = (layout.target_panel.slice(decoded),)
+    else:
+        if batch != len(regions):
+            raise AcePlusError(f"the decoded batch has {batch} images but the layout has {len(regions)} regions (one "
+                               "canvas each); connect the VAE Decode of the sampling that used this canvas batch, "
+                               "without repeating or splitting its latents.")
+        original = layout.source.image.to(dtype)
+        masks = tuple(m.to(dtype) for m in layout.source.region_masks)
+        panels = tuple(layout.target_panel.slice(decoded[i:i + 1]) for i in range(batch))
+    # The result is the original copied once; only the boxes where a blend mask is non-zero are rewritten. With
+    # several regions `original` stays untouched for the colour statistics of every region.
+    fresh = original is not layout.source.image and len(regions) == 1
+    result = original.contiguous() if fresh else original.clone()
+    blend = result.new_zeros(result.shape[:3])
+    for region, panel, soft_region in zip(regions, panels, masks):
+        _stitch_region(result, blend, original, panel, region, soft_region, grow, feather, color_match)
+    return result, blend
+
+
+def _stitch_region(result: torch.Tensor, blend: torch.Tensor, original: torch.Tensor, panel: torch.Tensor,
+                   region: Rect, soft_region: torch.Tensor, grow: int, feather: int, color_match: bool) -> None:
+    """Blend one region's generated `panel` into `result` (and its blend mask into `blend`), in place, inside the
+    box where the region's blend mask is non-zero; colour statistics come from the untouched `original`."""
     # The blend may grow and feather outward, but never beyond the region the model saw.
-    soft_region = region.slice(soft)
     box = nonzero_box(soft_region, max(grow, 0) + feather)
     if box is None:
-        return result, blend
+        return
     box_blend = _blend_in(soft_region, box, grow, feather)
     original_region = region.slice(original)
     if color_match:
         # The model regenerated the unmasked context too; its colour drift there is what gets corrected,
         # measured on a ring of context around the box (the whole region when the region is that small).
         ring = expand(box, COLOR_RING, region.h, region.w)
-        ring_blend = box_blend.new_zeros(batch, ring.h, ring.w)
+        ring_blend = box_blend.new_zeros(box_blend.shape[0], ring.h, ring.w)
         inner(box, ring).slice(ring_blend)[...] = box_blend
         context = 1.0 - binarize(grow_mask(ring_blend, _CONTEXT_GAP))
         generated_ring = resize_window(panel, region.h, region.w, ring)
@@ -215,10 +232,9 @@ def stitch(
             generated = transfer.apply(generated)
     else:
         generated = resize_window(panel, region.h, region.w, box)
-    original_box = box.slice(original_region)
-    weight = box_blend.unsqueeze(-1)
-    mixed = torch.where(weight > 0, original_box * (1.0 - weight) + generated * weight, original_box)
     placed = Rect(region.x + box.x, region.y + box.y, box.w, box.h)
-    placed.slice(result)[...] = mixed
-    placed.slice(blend)[...] = box_blend
-    return result, blend
+    below = placed.slice(result)
+    weight = box_blend.unsqueeze(-1)
+    below[...] = torch.where(weight > 0, below * (1.0 - weight) + generated * weight, below)
+    covered = placed.slice(blend)
+    covered[...] = covered * (1.0 - box_blend) + box_blend

@@ -4,6 +4,8 @@ from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.canvas import build_canvas
 from ..lcu.images import DEFAULT_RESAMPLING, RESAMPLINGS
+from ..lcu.regions import (DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA, DEFAULT_REGION_MODE,
+                           MAX_REGIONS, REGION_MODES)
 from ..lcu.sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
                           MIN_REFERENCE_SHARE, REFERENCE_SIZINGS)
 from .types import CATEGORY, Layout, References
@@ -55,7 +57,9 @@ class CanvasBuilder(io.ComfyNode):
                         "the right, one token budget over the whole canvas, every side on the 16 px grid. Without "
                         "an edit image the target is a grey panel of width x height with a full mask (reference "
                         "generation). Outputs the canvas, its mask (0 on references, 1 where to generate) and the "
-                        "layout record that ACE++ Stitch uses to return the result at full size.",
+                        "layout record that ACE++ Stitch uses to return the result at full size. With regions set to "
+                        "connected_components or mask_batch, several areas of one photo each get their own crop, "
+                        "one canvas per region in one batch.",
             inputs=[
                 io.Image.Input("reference", optional=True,
                                tooltip="One reference image, placed first (leftmost)."),
@@ -106,6 +110,29 @@ class CanvasBuilder(io.ComfyNode):
                                        "antialiasing when shrinking, bicubic when enlarging). nearest-exact: copies "
                                        "the nearest pixel, as the reference implementation and ACE++'s training "
                                        "do; choose it to match training-time inputs exactly."),
+                io.Combo.Input("regions", options=list(REGION_MODES), default=DEFAULT_REGION_MODE, optional=True,
+                               tooltip="How the mask becomes regions to edit. one: a single target (the whole "
+                                       "image, or one crop with crop_to_context). connected_components: each "
+                                       "separate area of the mask is its own region (three faces, several logos). "
+                                       "mask_batch: each mask of a batch is one region of the same photo. Several "
+                                       "regions are each cropped to their context (context_margin, whatever "
+                                       "crop_to_context says), widened to one common aspect, resized to one "
+                                       "target panel and sampled together as one batch (one canvas per region); "
+                                       "ACE++ Stitch puts every region back into the one photo. A reference batch "
+                                       "of 1 serves every region; a batch of N gives reference i to region i."),
+                io.Int.Input("merge_distance", default=DEFAULT_MERGE_DISTANCE, min=0, max=8192, step=1, optional=True,
+                             tooltip="connected_components only: areas of the mask closer than about this many "
+                                     "pixels join into one region (on photos over 512 px, measured on a grid of "
+                                     "long side / 512 px cells)."),
+                io.Int.Input("min_region_area", default=DEFAULT_MIN_REGION_AREA, min=0, max=1 << 26, step=1,
+                             optional=True,
+                             tooltip="connected_components only: areas of the mask with fewer pixels than this "
+                                     "(at or above 0.5) are specks and are left unchanged."),
+                io.Int.Input("max_regions", default=DEFAULT_MAX_REGIONS, min=1, max=MAX_REGIONS, step=1,
+                             optional=True,
+                             tooltip="Several regions only: the most regions one run may sample (each is one "
+                                     "canvas of the batch, so memory and time grow with it). More is an error "
+                                     "that says how many the mask gives."),
             ],
             outputs=[
                 io.Image.Output(display_name="canvas",
@@ -115,8 +142,9 @@ class CanvasBuilder(io.ComfyNode):
                                tooltip="Where the model generates: 1 on the target's (binarised) mask, 0 on every "
                                        "reference. Connect to the canvas_mask input of ACE++ Fill/FFT Conditioning."),
                 Layout.Output(display_name="layout",
-                              tooltip="Where every panel sits, plus the original edit image and mask. Connect to "
-                                      "ACE++ Stitch to get the result back at full size."),
+                              tooltip="Where every panel sits (and, with several regions, where each region's canvas "
+                                      "goes back), plus the original edit image and mask. Connect to ACE++ Stitch to "
+                                      "get the result back at full size."),
             ],
         )
 
@@ -124,13 +152,17 @@ class CanvasBuilder(io.ComfyNode):
     @checked
     def execute(cls, width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context,
                 context_margin, reference=None, more_references=None, edit_image=None, mask=None,
-                reference_share=DEFAULT_REFERENCE_SHARE, resampling=DEFAULT_RESAMPLING) -> io.NodeOutput:
+                reference_share=DEFAULT_REFERENCE_SHARE, resampling=DEFAULT_RESAMPLING, regions=DEFAULT_REGION_MODE,
+                merge_distance=DEFAULT_MERGE_DISTANCE, min_region_area=DEFAULT_MIN_REGION_AREA,
+                max_regions=DEFAULT_MAX_REGIONS) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())
         canvas = build_canvas(
             references=references, edit_image=edit_image, mask=mask, target_size=(width, height),
             token_budget=token_budget, reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
-            context_margin=context_margin if crop_to_context else None,
-            reference_share=reference_share, resampling=resampling,
+            # Several regions are always cropped to their context (the regions tooltip says so).
+            context_margin=context_margin if crop_to_context or regions != DEFAULT_REGION_MODE else None,
+            reference_share=reference_share, resampling=resampling, regions=regions, merge_distance=merge_distance,
+            min_region_area=min_region_area, max_regions=max_regions,
         )
         # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
         mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)

@@ -13,20 +13,11 @@ from lcu.masks import normalize_mask
 from lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
 from lcu.stitch import extract_target, stitch
 
+from checks import assert_grid
+
 
 def image(h, w, b=1, seed=0):
     return torch.rand(b, h, w, 3, generator=torch.Generator().manual_seed(seed))
-
-
-def assert_grid(layout):
-    assert layout.canvas_width % 16 == 0 and layout.canvas_height % 16 == 0
-    for panel in layout.reference_panels + (layout.target_panel,):
-        assert panel.x % 16 == 0 and panel.w % 16 == 0 and panel.w >= 16
-        assert panel.y == 0 and panel.h == layout.canvas_height
-    assert layout.tokens <= layout.token_budget
-    assert layout.target_panel.right == layout.canvas_width
-    xs = [p.x for p in layout.reference_panels + (layout.target_panel,)]
-    assert xs == sorted(xs) and xs[0] == 0
 
 
 # --- sizing -----------------------------------------------------------------------------------------

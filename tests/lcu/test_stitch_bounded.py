@@ -18,9 +18,9 @@ def reference_stitch(decoded, layout, grow=0, feather=0, color_match=False):
     batch = generated.shape[0]
     region = layout.target_region
     original = layout.source.image.expand(batch, -1, -1, -1).to(generated.dtype)
-    soft = layout.source.blend_mask.expand(batch, -1, -1).to(generated.dtype)
-    blend = torch.zeros_like(soft)
-    region_blend = blend_mask(region.slice(soft), grow=grow, feather=feather)
+    soft_region = layout.source.region_masks[0].expand(batch, -1, -1).to(generated.dtype)
+    blend = torch.zeros_like(original[..., 0])
+    region_blend = blend_mask(soft_region, grow=grow, feather=feather)
     blend[:, region.y:region.bottom, region.x:region.right] = region_blend
     original_region = region.slice(original)
     if color_match:

@@ -66,10 +66,13 @@ def test_canvas_node_reference_share_and_resampling(comfy):
         canvas(comfy, reference=rand_image(64, 64), resampling="bilinear")
 
 
+ADDED_CANVAS_INPUTS = ["reference_share", "resampling", "regions", "merge_distance", "min_region_area", "max_regions"]
+
+
 def test_canvas_node_new_inputs_come_last_and_are_optional(pack):
     inputs = pack.canvas.CanvasBuilder.define_schema().inputs
-    assert [i.id for i in inputs][-2:] == ["reference_share", "resampling"]
-    assert all(i.optional for i in inputs[-2:])
+    assert [i.id for i in inputs][-len(ADDED_CANVAS_INPUTS):] == ADDED_CANVAS_INPUTS  # in the order they were added
+    assert all(i.optional for i in inputs[-len(ADDED_CANVAS_INPUTS):])
 
 
 def test_control_map_node(comfy):
@@ -133,3 +136,24 @@ def test_local_edit_keeps_unmasked_pixels_bit_identical(comfy, pipeline):
     assert result.shape == photo.shape
     assert torch.equal(result[0][blend[0] == 0], photo[0][blend[0] == 0])
     assert not torch.equal(result[0][blend[0] == 1], photo[0][blend[0] == 1])
+
+
+def test_three_regions_sample_as_one_batch_and_stitch_into_the_one_photo(comfy, pipeline):
+    photo = rand_image(96, 160, seed=4)
+    mask = torch.zeros(1, 96, 160)
+    for y, x in ((8, 8), (60, 20), (30, 120)):
+        mask[:, y:y + 20, x:x + 24] = 1
+    faces = rand_image(40, 32, b=3, seed=6)  # reference i for region i
+    inputs = dict(reference=faces, edit_image=photo, mask=mask, context_margin=8, regions="connected_components",
+                  merge_distance=4, min_region_area=16, max_regions=3)
+    _, _, layout = canvas(comfy, **inputs)
+    assert len(layout.target_regions) == 3
+    result, blend = run_ace(comfy, pipeline, "portrait", inputs)
+    assert result.shape == photo.shape and blend.shape == (1, 96, 160)
+    assert torch.equal(result[0][blend[0] == 0], photo[0][blend[0] == 0])
+    assert torch.equal(blend[0] > 0, mask[0] > 0)
+    with pytest.raises(ValueError, match=r"the mask gives 3 regions .*raise max_regions to 3"):
+        canvas(comfy, **(inputs | dict(max_regions=2)))
+    with pytest.raises(ValueError, match=r"regions is 'all', which is not one of its choices"):
+        canvas(comfy, **(inputs | dict(regions="all")))
+
