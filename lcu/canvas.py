@@ -44,6 +44,11 @@ def context_region(mask: torch.Tensor, margin: int) -> Rect:
     return region_around(mask_box(mask), margin, mask.shape[1], mask.shape[2])
 
 
+def needs_mask_box(edit_hw: tuple[int, int], context_margin: Optional[int]) -> bool:
+    """Whether the single target region depends on where the mask is: the mask is read for its box only then."""
+    return context_margin is not None or beyond_aspect(*edit_hw)
+
+
 def target_region(edit_hw: tuple[int, int], box: Optional[Rect], context_margin: Optional[int]) -> Rect:
     """The part of a height x width edit image the target panel shows: all of it (context_margin None) or the
     region around the mask's bounding box `box` (needed only with a margin or an image beyond 4:1). Raises the
@@ -76,6 +81,24 @@ def aspect_error(edit_hw: tuple[int, int], box: Rect, context_margin: Optional[i
                             "image; set context_margin to 0, or crop the edit image.")
     return AcePlusError(f"the edit image is {width}x{height} and the area around its mask is beyond the {limit} aspect "
                         f"ACE++ supports, even cropped; crop or pad the edit image to at most {limit}.")
+
+
+def check_generation(mask_given: bool, reference_count: int, target_size: tuple[int, int], regions: str) -> None:
+    """The checks of a reference generation (no edit image) before planning: build_canvas and the layout preview
+    both run them, so the preview says what the node would."""
+    if mask_given:
+        raise AcePlusError("a mask was given without an edit image; connect the image the mask belongs to.")
+    if regions != DEFAULT_REGION_MODE:
+        raise AcePlusError(f"regions is {regions}, which needs an edit image and its mask; connect edit_image "
+                           "and mask, or set regions to one.")
+    target_w, target_h = int(target_size[0]), int(target_size[1])
+    if target_w <= 0 or target_h <= 0:
+        raise AcePlusError(f"the target size must be positive; got {target_w}x{target_h}.")
+    if not reference_count:
+        raise AcePlusError("reference generation needs at least one reference image.")
+    if beyond_aspect(target_h, target_w):
+        raise AcePlusError(f"width x height is {target_w}x{target_h}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
+                           f"supports; set width and height to at most {MAX_ASPECT:g}:1.")
 
 
 def place_reference(reference: torch.Tensor, plan: PanelPlan, canvas_height: int,
@@ -137,8 +160,7 @@ def build_canvas(
         if regions == "one":
             batch = edit.shape[0]
             soft = normalize_mask(mask, edit)
-            # The mask is read for its box only where the region depends on it.
-            box = mask_box(soft) if context_margin is not None or beyond_aspect(*edit_hw) else None
+            box = mask_box(soft) if needs_mask_box(edit_hw, context_margin) else None
             crops = (target_region(edit_hw, box, context_margin),)
             region_masks = (crops[0].slice(soft),)
         else:
@@ -151,21 +173,10 @@ def build_canvas(
         dtype = edit.dtype
         source = EditSource(image=edit, region_masks=region_masks)
     else:
-        if mask is not None:
-            raise AcePlusError("a mask was given without an edit image; connect the image the mask belongs to.")
-        if regions != "one":
-            raise AcePlusError(f"regions is {regions}, which needs an edit image and its mask; connect edit_image "
-                               "and mask, or set regions to one.")
         if target_size is None:
             raise AcePlusError("give an edit image, or a target width and height for reference generation.")
+        check_generation(mask is not None, len(refs), target_size, regions)
         target_w, target_h = int(target_size[0]), int(target_size[1])
-        if target_w <= 0 or target_h <= 0:
-            raise AcePlusError(f"the target size must be positive; got {target_w}x{target_h}.")
-        if not refs:
-            raise AcePlusError("reference generation needs at least one reference image.")
-        if beyond_aspect(target_h, target_w):
-            raise AcePlusError(f"width x height is {target_w}x{target_h}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
-                               f"supports; set width and height to at most {MAX_ASPECT:g}:1.")
         batch = max(r.shape[0] for r in refs)
         crops = (Rect(0, 0, target_w, target_h),)
         dtype = refs[0].dtype
@@ -177,13 +188,9 @@ def build_canvas(
     plan = plan_canvas((largest.h, largest.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
                        reference_sizing, keep_pixels_rate, reference_share)
     height = plan.canvas_height
-    panels, masks, rects, contents, x = [], [], [], [], 0
-    for ref, panel in zip(refs, plan.references):
-        panels.append(place_reference(ref, panel, height, resampling))
-        masks.append(torch.zeros(batch, height, panel.panel_width, dtype=dtype))
-        rects.append(Rect(x, 0, panel.panel_width, height))
-        contents.append(Rect(x + panel.content_x, panel.content_y, panel.content_width, panel.content_height))
-        x += panel.panel_width
+    rects, contents, target_panel = plan.placed()
+    panels = [place_reference(ref, panel, height, resampling) for ref, panel in zip(refs, plan.references)]
+    masks = [torch.zeros(batch, height, panel.panel_width, dtype=dtype) for panel in plan.references]
     if source is None:
         # Built at panel size: exactly grey and exactly masked, with no resampling.
         panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
@@ -193,10 +200,10 @@ def build_canvas(
                                  for crop in crops]))
         masks.append(torch.cat([model_mask(m, height, plan.target_width) for m in source.region_masks]))
     layout = CanvasLayout(
-        canvas_width=plan.canvas_width, canvas_height=height, reference_panels=tuple(rects),
-        target_panel=Rect(x, 0, plan.target_width, height), target_width=target_w, target_height=target_h,
+        canvas_width=plan.canvas_width, canvas_height=height, reference_panels=rects,
+        target_panel=target_panel, target_width=target_w, target_height=target_h,
         target_regions=crops, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
-        reference_content=tuple(contents), reference_share=reference_share, resampling=resampling, source=source,
+        reference_content=contents, reference_share=reference_share, resampling=resampling, source=source,
     )
     return Canvas(image=torch.cat(panels, dim=2).contiguous(), mask=torch.cat(masks, dim=2).contiguous(),
                   layout=layout)

@@ -84,6 +84,9 @@ def broadcast_batch(t: torch.Tensor, batch: int, what: str, per: str = "image") 
         return t
     if t.shape[0] == 1:
         return t.expand(batch, *t.shape[1:])
+    if per != "image" and batch == 1:
+        raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but there is only 1 {per}; give a batch of 1 (used "
+                           f"for the {per}), or {t.shape[0]} {per}s (item i for {per} i).")
     if per != "image":
         raise AcePlusError(f"the {what} has a batch of {t.shape[0]} but there are {batch} {per}s; give 1 (used for "
                            f"every {per}) or {batch} (item i for {per} i).")

@@ -3,9 +3,10 @@ widened to one common aspect so that their canvases (one per region) stack into 
 
 A region is either a connected component of the binarised mask (components closer than a merge distance join,
 specks under a minimum area are dropped) or one item of a mask batch. Components are labelled on a grid of cells
-(at most GRID_CELLS a side, so a 4096 px photo costs the same as a 512 px one) with kornia's connected-component
-labelling; every pixel of a cell belongs to that cell's region. A soft fringe (under 0.5) belongs to the region it
-surrounds; faint areas that touch no region are left unchanged.
+(at most GRID_CELLS a side, so a 4096 px photo costs the same as a 512 px one, and as coarse as a sixteenth of
+the merge distance) with kornia's connected-component labelling; every pixel of a cell belongs to that cell's region.
+A soft fringe (under 0.5) within about FRINGE_PX of a region belongs to it; fainter areas farther away are left
+unchanged.
 """
 from __future__ import annotations
 
@@ -28,11 +29,14 @@ DEFAULT_MIN_REGION_AREA = 64  # px of binarised mask: smaller components are spe
 DEFAULT_MAX_REGIONS = 8
 MAX_REGIONS = 64  # the most the canvas node's max_regions widget allows
 GRID_CELLS = 512  # components are labelled on a grid of at most this many cells a side
+FRINGE_PX = 64  # a soft fringe (under 0.5) within about this many px of a region belongs to it
 
 
-def cell_size(height: int, width: int) -> int:
-    """Pixels per grid cell side for a height x width mask."""
-    return max(1, math.ceil(max(height, width) / GRID_CELLS))
+def cell_size(height: int, width: int, merge_distance: int = 0) -> int:
+    """Pixels per grid cell side for a height x width mask: at most GRID_CELLS cells a side, and as coarse as a
+    sixteenth of the merge distance (cheaper labelling; regions that stay apart are then always cells apart, and
+    the distance at which regions join is off by at most two cells, an eighth of it)."""
+    return max(1, math.ceil(max(height, width) / GRID_CELLS), merge_distance // 16)
 
 
 @dataclass(frozen=True)
@@ -113,16 +117,18 @@ def _label(occupied: torch.Tensor) -> torch.Tensor:
         steps *= 2
 
 
-def _spread(labels: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    """Every unlabelled cell of `support` connected to a region through `support` takes the label of the nearest
-    region (the higher label on ties): a soft fringe under 0.5 belongs to the region it surrounds."""
+def _spread(labels: torch.Tensor, support: torch.Tensor, steps: int) -> torch.Tensor:
+    """Every unlabelled cell of `support` reached from a region through `support` within `steps` cells takes the
+    label of the nearest region (the higher label on ties): a soft fringe under 0.5 belongs to the region it
+    surrounds, and a faint haze over the whole photo costs `steps` passes at most."""
     owner = labels.to(torch.float32)[None, None]
     free = ((labels == 0) & (support > 0)).to(torch.float32)[None, None]
-    while True:
+    for _ in range(steps):
         reached = torch.where(owner > 0, owner, F.max_pool2d(owner, 3, stride=1, padding=1) * free)
         if torch.equal(reached, owner):
-            return owner[0, 0].long()
+            break
         owner = reached
+    return owner[0, 0].long()
 
 
 def bounding_box(hit: torch.Tensor) -> Optional[Rect]:
@@ -159,7 +165,7 @@ def component_regions(soft: torch.Tensor, merge_distance: int = DEFAULT_MERGE_DI
         raise AcePlusError(f"merge_distance and min_region_area must be 0 or more; got {merge_distance} and "
                            f"{min_area}.")
     height, width = soft.shape[1], soft.shape[2]
-    c = cell_size(height, width)
+    c = cell_size(height, width, merge_distance)
     rows, cols = math.ceil(height / c), math.ceil(width / c)
     binary = rearrange((soft[:1] >= 0.5).to(torch.float32), "1 h w -> 1 1 h w")
     binary = F.pad(binary, (0, cols * c - width, 0, rows * c - height))
@@ -170,7 +176,7 @@ def component_regions(soft: torch.Tensor, merge_distance: int = DEFAULT_MERGE_DI
     labels = _label(grown)
     support = F.max_pool2d(F.pad(rearrange(soft[:1], "1 h w -> 1 1 h w") > 0, (0, cols * c - width, 0,
                                  rows * c - height)).to(torch.float32), c)[0, 0]
-    owner = _spread(labels, support)
+    owner = _spread(labels, support, math.ceil(FRINGE_PX / c))
     per_label = torch.bincount(labels.flatten(), weights=area.flatten().double())
     areas = {int(label): float(per_label[label]) for label in torch.unique(labels[occupied > 0])}
     kept = [label for label, a in areas.items() if a >= min_area]

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from .layout import AcePlusError
+from .layout import AcePlusError, Rect
 
 TOKEN_PX = 16
 DEFAULT_TOKEN_BUDGET = 4096  # a 1024x1024 canvas
@@ -54,19 +54,31 @@ class CanvasPlan:
     def canvas_width(self) -> int:
         return sum(r.panel_width for r in self.references) + self.target_width
 
+    def placed(self) -> tuple[tuple[Rect, ...], tuple[Rect, ...], Rect]:
+        """(reference panels, each reference's content, the target panel) as canvas rectangles, left to right."""
+        panels, contents, x = [], [], 0
+        for ref in self.references:
+            panels.append(Rect(x, 0, ref.panel_width, self.canvas_height))
+            contents.append(Rect(x + ref.content_x, ref.content_y, ref.content_width, ref.content_height))
+            x += ref.panel_width
+        return tuple(panels), tuple(contents), Rect(x, 0, self.target_width, self.canvas_height)
+
+
+def centre_crop_hw(height: int, width: int, max_aspect: float = MAX_ASPECT) -> tuple[int, int]:
+    """(height, width) left of a height x width image centre-cropped to at most max_aspect:1 either way."""
+    if width > max_aspect * height:
+        return height, int(max_aspect * height)
+    if height > max_aspect * width:
+        return int(max_aspect * width), width
+    return height, width
+
 
 def centre_crop_aspect(image: torch.Tensor, max_aspect: float = MAX_ASPECT) -> torch.Tensor:
     """Centre-crop a [B, H, W, C] image to at most max_aspect:1 either way (what ACE++ does)."""
     h, w = image.shape[1], image.shape[2]
-    if w > max_aspect * h:
-        keep = int(max_aspect * h)
-        x0 = (w - keep) // 2
-        return image[:, :, x0:x0 + keep]
-    if h > max_aspect * w:
-        keep = int(max_aspect * w)
-        y0 = (h - keep) // 2
-        return image[:, y0:y0 + keep]
-    return image
+    keep_h, keep_w = centre_crop_hw(h, w, max_aspect)
+    y0, x0 = (h - keep_h) // 2, (w - keep_w) // 2
+    return image[:, y0:y0 + keep_h, x0:x0 + keep_w]
 
 
 def reference_extent(ref_hw: tuple[int, int], target_height: int, sizing: str, keep_rate: float) -> tuple[float, float]:

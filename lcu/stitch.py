@@ -192,7 +192,8 @@ def stitch(
         panels = (layout.target_panel.slice(decoded),)
     else:
         if batch != len(regions):
-            raise AcePlusError(f"the decoded batch has {batch} images but the layout has {len(regions)} regions (one "
+            raise AcePlusError(f"the decoded batch has {batch} image{'s' if batch != 1 else ''} but the layout has "
+                               f"{len(regions)} regions (one "
                                "canvas each); connect the VAE Decode of the sampling that used this canvas batch, "
                                "without repeating or splitting its latents.")
         original = layout.source.image.to(dtype)

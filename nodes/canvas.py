@@ -20,6 +20,17 @@ def mask_overlay(canvas: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return canvas * (1.0 - m) + MASK_TINT.to(canvas) * m
 
 
+def canvas_settings(width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context, context_margin,
+                    reference_share, resampling, regions) -> dict:
+    """The canvas node's widget values as lcu's canvas settings (build_canvas and the layout preview's plan)."""
+    return dict(
+        target_size=(width, height), token_budget=token_budget, reference_sizing=reference_sizing,
+        keep_pixels_rate=keep_pixels_rate, reference_share=reference_share, resampling=resampling, regions=regions,
+        # Several regions are always cropped to their context (the regions tooltip says so).
+        context_margin=context_margin if crop_to_context or regions != DEFAULT_REGION_MODE else None,
+    )
+
+
 class AddReference(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -122,8 +133,8 @@ class CanvasBuilder(io.ComfyNode):
                                        "of 1 serves every region; a batch of N gives reference i to region i."),
                 io.Int.Input("merge_distance", default=DEFAULT_MERGE_DISTANCE, min=0, max=8192, step=1, optional=True,
                              tooltip="connected_components only: areas of the mask closer than about this many "
-                                     "pixels join into one region (on photos over 512 px, measured on a grid of "
-                                     "long side / 512 px cells)."),
+                                     "pixels join into one region (measured on a grid of cells of a sixteenth of "
+                                     "this distance, and of long side / 512 px on photos over 512 px)."),
                 io.Int.Input("min_region_area", default=DEFAULT_MIN_REGION_AREA, min=0, max=1 << 26, step=1,
                              optional=True,
                              tooltip="connected_components only: areas of the mask with fewer pixels than this "
@@ -156,14 +167,12 @@ class CanvasBuilder(io.ComfyNode):
                 merge_distance=DEFAULT_MERGE_DISTANCE, min_region_area=DEFAULT_MIN_REGION_AREA,
                 max_regions=DEFAULT_MAX_REGIONS) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())
-        canvas = build_canvas(
-            references=references, edit_image=edit_image, mask=mask, target_size=(width, height),
-            token_budget=token_budget, reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
-            # Several regions are always cropped to their context (the regions tooltip says so).
-            context_margin=context_margin if crop_to_context or regions != DEFAULT_REGION_MODE else None,
-            reference_share=reference_share, resampling=resampling, regions=regions, merge_distance=merge_distance,
-            min_region_area=min_region_area, max_regions=max_regions,
-        )
+        settings = canvas_settings(width=width, height=height, token_budget=token_budget,
+                                   reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
+                                   crop_to_context=crop_to_context, context_margin=context_margin,
+                                   reference_share=reference_share, resampling=resampling, regions=regions)
+        canvas = build_canvas(references=references, edit_image=edit_image, mask=mask, **settings,
+                              merge_distance=merge_distance, min_region_area=min_region_area, max_regions=max_regions)
         # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
         mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)
         preview = ui.PreviewImage(torch.cat([mask_overlay(canvas.image, canvas.mask), mask_rgb]), cls=cls)

@@ -79,6 +79,32 @@ def generation_graph(reference: str = "acepp_bad_ref.png") -> dict:
     return g
 
 
+REGIONS_IMAGE = "acepp_bad_regions.png"
+REGIONS_SIZE = (160, 48)
+# Three separate transparent areas (= masked for LoadImage) of 256, 240 and 512 px, 40+ px apart.
+REGIONS_HOLES = [(8, 8, 24, 24), (64, 20, 76, 40), (120, 8, 152, 24)]
+
+
+def regions_graph(reference: bool = False) -> dict:
+    """Local editing of the three areas of acepp_bad_regions.png as three regions, one canvas each (with
+    `reference`: acepp_bad_ref.png as a batch of 2 through node 21, RepeatImageBatch)."""
+    g = fill_graph()
+    g["9"]["inputs"]["image"] = REGIONS_IMAGE
+    g["11"]["inputs"].update(context_margin=8, regions="connected_components", merge_distance=8,
+                             min_region_area=16, max_regions=8)
+    if reference:
+        g["8"] = {"class_type": "LoadImage", "inputs": {"image": "acepp_bad_ref.png"}}
+        g["21"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["8", 0], "amount": 2}}
+        g["11"]["inputs"]["reference"] = ["21", 0]
+    return g
+
+
+def min_area_fix(message: str) -> Callable[[dict], None]:
+    area = int(message.split("lower min_region_area to ")[1].split(" ")[0])
+    assert area == 512  # the largest of the three areas
+    return setting("11", min_region_area=area)
+
+
 def control_graph() -> dict:
     g = fill_graph()
     g["10"] = {"class_type": "ACEPP_ControlMap", "inputs": {"image": ["9", 0], "mask": ["9", 1], "kind": "gray",
@@ -349,6 +375,59 @@ CASES = [
          exact("the decoded image is 64x48 but the layout describes a 176x64 canvas; connect the VAE Decode output "
                "of the sampling that used this canvas, with the layout from the same canvas builder."),
          fix=setting("15", layout=["11", 2])),
+    # --- several regions of one photo (regions = connected_components / mask_batch) -----------------------
+    Case("regions_unknown", regions_graph, setting("11", regions="all"),
+         exact(f"{CANVAS}: regions is 'all', which is not one of its choices; choose one of: one, "
+               "connected_components, mask_batch."), fix=setting("11", regions="connected_components")),
+    Case("regions_max_regions_0", regions_graph, setting("11", max_regions=0), rejected="value_smaller_than_min"),
+    Case("regions_max_regions_65", regions_graph, setting("11", max_regions=65), rejected="value_bigger_than_max"),
+    Case("regions_merge_distance_negative", regions_graph, setting("11", merge_distance=-1),
+         rejected="value_smaller_than_min"),
+    Case("regions_none_left_after_min_region_area", regions_graph, setting("11", min_region_area=1000),
+         exact("no region of the mask covers min_region_area (1000 px): the largest has 512 px; lower "
+               "min_region_area to 512 or less, or paint a larger mask."), fix_from_message=min_area_fix),
+    Case("regions_more_than_max_regions", regions_graph, setting("11", max_regions=2),
+         exact("the mask gives 3 regions (after joining regions closer than merge_distance 8 px and dropping those "
+               "under min_region_area 16 px), more than max_regions 2; raise max_regions to 3 (each region is one "
+               "canvas of the batch), or join regions (raise merge_distance, or use a mask with fewer regions)."),
+         fix=setting("11", max_regions=3)),
+    Case("regions_reference_batch_2_for_3_regions", lambda: regions_graph(reference=True), lambda g: None,
+         exact("the reference 1 has a batch of 2 but there are 3 regions; give 1 (used for every region) or 3 "
+               "(item i for region i)."), fix=setting("21", amount=3)),
+    Case("regions_reference_batch_1_serves_3_regions", lambda: regions_graph(reference=True),
+         setting("21", amount=1), ok=True),
+    Case("regions_without_an_edit_image", generation_graph, setting("11", regions="connected_components"),
+         exact("regions is connected_components, which needs an edit image and its mask; connect edit_image and "
+               "mask, or set regions to one."), fix=setting("11", regions="one")),
+    Case("regions_edit_image_batch_3", regions_graph,
+         steps(add("20", {"class_type": "RepeatImageBatch", "inputs": {"image": ["9", 0], "amount": 3}}),
+               setting("11", edit_image=["20", 0])),
+         exact("regions connected_components edits several areas of one photo, but the edit image has a batch of "
+               "3; give one image, or set regions to one."), fix=setting("11", edit_image=["9", 0])),
+    Case("regions_mask_batch_other_aspect", regions_graph,
+         steps(add("20", {"class_type": "ImageCrop", "inputs": {"image": ["9", 0], "width": 16, "height": 40,
+                                                                "x": 0, "y": 0}}),
+               add("22", {"class_type": "RepeatImageBatch", "inputs": {"image": ["20", 0], "amount": 3}}),
+               add("23", {"class_type": "ImageToMask", "inputs": {"image": ["22", 0], "channel": "red"}}),
+               setting("11", regions="mask_batch", mask=["23", 0])),
+         exact("the mask is 16x40 but the image is 160x48, another aspect ratio; make the mask from this image or "
+               "resize/crop it to 160x48."), fix=setting("20", width=160, height=48)),
+    Case("regions_mask_batch_item_empty", regions_graph,
+         steps(add("20", {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": 160, "height": 48}}),
+               add("22", {"class_type": "MaskToImage", "inputs": {"mask": ["9", 1]}}),
+               add("23", {"class_type": "MaskToImage", "inputs": {"mask": ["20", 0]}}),
+               add("24", {"class_type": "ImageBatch", "inputs": {"image1": ["22", 0], "image2": ["23", 0]}}),
+               add("25", {"class_type": "ImageToMask", "inputs": {"image": ["24", 0], "channel": "red"}}),
+               setting("11", regions="mask_batch", mask=["25", 0])),
+         exact("item 2 of the 2 masks has nothing to generate (no value at or above 0.5); paint it, or remove it "
+               "from the batch."), fix=setting("20", value=1.0)),
+    Case("regions_decoded_batch_split", regions_graph,
+         steps(add("20", {"class_type": "ImageFromBatch", "inputs": {"image": ["14", 0], "batch_index": 0,
+                                                                     "length": 1}}),
+               setting("15", image=["20", 0])),
+         exact("the decoded batch has 1 image but the layout has 3 regions (one canvas each); connect the VAE "
+               "Decode of the sampling that used this canvas batch, without repeating or splitting its latents."),
+         fix=setting("15", image=["14", 0])),
     Case("image_wired_to_mask", fill_graph, setting("11", mask=["9", 0]), rejected="return_type_mismatch"),
     Case("layout_socket_gets_an_image", fill_graph, setting("15", layout=["9", 0]), rejected="return_type_mismatch"),
     Case("mask_wired_to_canvas", fill_graph, setting("12", canvas=["11", 1]), rejected="return_type_mismatch"),
@@ -356,14 +435,14 @@ CASES = [
 
 
 def png(path, w, h, alpha_box=None, mode="RGBA"):
+    """Random pixels; transparent inside `alpha_box` (x0, y0, x1, y1), or inside each box of a list of them."""
     rng = np.random.default_rng(w * 1000 + h)
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     if mode == "RGB":
         Image.fromarray(rgb, "RGB").save(path)
         return path
     alpha = np.full((h, w), 255, np.uint8)
-    if alpha_box:
-        x0, y0, x1, y1 = alpha_box
+    for x0, y0, x1, y1 in (alpha_box if isinstance(alpha_box, list) else [alpha_box] if alpha_box else []):
         alpha[y0:y1, x0:x1] = 0
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
     return path
@@ -374,7 +453,8 @@ def server(live_server, tmp_path_factory):
     d = tmp_path_factory.mktemp("bad_inputs")
     for name, args in {"acepp_bad_edit.png": (W, H, (16, 8, 48, 40)), "acepp_bad_ref.png": (48, 64, None),
                        "acepp_bad_1x1.png": (1, 1, None), "acepp_bad_15x15.png": (15, 15, None),
-                       "acepp_bad_wide.png": (200, 16, (90, 0, 100, 16)), "acepp_bad_tall.png": (16, 64, None)}.items():
+                       "acepp_bad_wide.png": (200, 16, (90, 0, 100, 16)), "acepp_bad_tall.png": (16, 64, None),
+                       REGIONS_IMAGE: (*REGIONS_SIZE, REGIONS_HOLES)}.items():
         live_server.upload_image(png(d / name, *args), name)
     live_server.upload_image(png(d / "acepp_bad_rgb.png", W, H, mode="RGB"), "acepp_bad_rgb.png")
     return live_server

@@ -112,6 +112,27 @@ def test_run_input_set_and_set_override(server, images, tmp_path):
         assert im.size == edit.size
 
 
+def test_run_multi_region_editing_with_a_three_area_mask(server, tmp_path):
+    """The command of the multi-region workflow's Note: three areas of one photo, one job, one sampling."""
+    import numpy as np
+    from PIL import Image
+
+    files = _images(tmp_path, regions=True)
+    out = tmp_path / "out"
+    proc = run_client("run", "multi_region_editing", "--server", server, "--input", f"edit_image={files['edit_image']}",
+                      "--input", f"mask={files['mask']}", "--input", f"reference={files['reference']}",
+                      "--steps", 1, "--seed", 31, "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (saved,) = out.rglob("*.png")
+    assert saved == out / "multi_region_editing_seed31.png"
+    assert proc.stdout.count("KSampler 1/1") == 1, proc.stdout  # the three regions in one sampling
+    with Image.open(saved) as im, Image.open(files["edit_image"]) as edit, Image.open(files["mask"]) as mask:
+        result, original = np.asarray(im.convert("RGB")), np.asarray(edit.convert("RGB"))
+        keep = np.asarray(mask) < 128
+    assert result.shape == original.shape
+    assert (result[keep] == original[keep]).all() and (result[~keep] != original[~keep]).any()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Bad input: a clear message and its own exit code
 

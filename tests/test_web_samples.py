@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from harness.browser import PACK_WIDGETS
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 import samples  # noqa: E402  (tools/ is not a package)
@@ -55,7 +57,7 @@ def _sample_names(workflow: dict) -> dict[int, str]:
 def test_shipped_samples_are_exactly_what_samples_py_draws():
     shipped = sorted(p.name for p in samples.SHIP_DIR.iterdir())
     assert shipped == sorted(samples.SAMPLES), (
-        f"web/samples holds {shipped}, expected the six samples: run `python tools/samples.py --ship`")
+        f"web/samples holds {shipped}, expected the samples of tools/samples.py: run `python tools/samples.py --ship`")
     sizes = {}
     for name, draw in samples.SAMPLES.items():
         path = samples.SHIP_DIR / name
@@ -120,7 +122,7 @@ def _check_loaded(fe, workflow: dict, where: str) -> None:
 
 
 def test_sample_inputs_command_loads_every_bundled_workflow(frontend, frontend_server):
-    """Classic renderer, the menu command: all eleven workflows, all six samples."""
+    """Classic renderer, the menu command: every bundled workflow, every sample."""
     fe = frontend
     fe.set_setting("Comfy.VueNodes.Enabled", False)
     used = set()
@@ -131,8 +133,10 @@ def test_sample_inputs_command_loads_every_bundled_workflow(frontend, frontend_s
         fe.load(workflow)
         _check_loaded(fe, workflow, path.name)
         canvas = fe.nodes("ACEPP_CanvasBuilder")
-        assert len(canvas) == 1 and canvas[0]["widgets"][-1]["name"] == LABEL, path.name
-        button = canvas[0]["widgets"][-1]
+        # The pack's widgets (this button, then the layout preview's) come after all of the node's own ones.
+        order = [w["name"] for w in canvas[0]["widgets"]] if len(canvas) == 1 else []
+        assert LABEL in order and all(n in PACK_WIDGETS for n in order[order.index(LABEL):]), (path.name, order)
+        button = canvas[0]["widgets"][order.index(LABEL)]
         assert (button["type"], button["serialize"], button["options_serialize"]) == ("button", False, False)
         before = fe.prompt()
         assert before == fe.prompt(without_pack_widgets=True), f"{path.name}: the button entered the prompt"
@@ -170,7 +174,7 @@ def test_report_widget_stays_out_of_the_prompt_and_the_saved_values(frontend):
 
 @pytest.fixture
 def no_samples_at_page_load(frontend_server):
-    """The six samples are absent from the input folder before the page (and its combo lists) loads."""
+    """The samples are absent from the input folder before the page (and its combo lists) loads."""
     _remove_samples(frontend_server.server.layout.input)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import glob
+import io
 import json
 import os
 import sys
@@ -39,6 +40,10 @@ RUNNABLE = sorted((w for w, s in WORKFLOWS.items() if not s["redux"]),
                   key=lambda w: (["portrait", "subject", "local_editing", "fft"].index(WORKFLOWS[w]["model"]), w))
 EDIT_SIZE, REF_SIZE, GEN_SIZE = (80, 64), (48, 64), (80, 64)
 MASK_BOX = (40, 16, 72, 48)  # x0, y0, x1, y1 (exclusive) inside the 80x64 edit image
+# Workflows whose canvas splits the mask into several regions get a wider edit image with three separate areas,
+# 76 px apart: further than the default merge_distance (64 px), so each stays its own region.
+REGION_EDIT_SIZE = (200, 64)
+REGION_BOXES = ((6, 8, 18, 20), (94, 40, 106, 52), (182, 20, 194, 32))  # 144 px each, over min_region_area 64
 STEPS = 2
 
 
@@ -340,18 +345,22 @@ def test_converter_on_frontend_saved_templates(object_info):
 # End to end on the live server
 
 
-def _images(tmp_path: Path) -> dict[str, Path]:
+def _images(tmp_path: Path, regions: bool = False) -> dict[str, Path]:
+    """Reference, edit image and mask files; with `regions` the edit image is REGION_EDIT_SIZE and its mask has
+    the three separate REGION_BOXES."""
     from PIL import Image, ImageDraw
 
+    size, boxes = (REGION_EDIT_SIZE, REGION_BOXES) if regions else (EDIT_SIZE, (MASK_BOX,))
     ref = Image.new("RGB", REF_SIZE, (200, 120, 60))
     ImageDraw.Draw(ref).ellipse((8, 8, 40, 56), fill=(240, 220, 180))
-    edit = Image.new("RGB", EDIT_SIZE, (30, 110, 190))
+    edit = Image.new("RGB", size, (30, 110, 190))
     draw = ImageDraw.Draw(edit)
     draw.rectangle((6, 6, 30, 58), fill=(250, 240, 20))
-    for x in range(0, EDIT_SIZE[0], 7):
-        draw.line((x, 0, x, EDIT_SIZE[1]), fill=(x * 3 % 255, 80, 40))
-    mask = Image.new("L", EDIT_SIZE, 0)
-    ImageDraw.Draw(mask).rectangle((MASK_BOX[0], MASK_BOX[1], MASK_BOX[2] - 1, MASK_BOX[3] - 1), fill=255)
+    for x in range(0, size[0], 7):
+        draw.line((x, 0, x, size[1]), fill=(x * 3 % 255, 80, 40))
+    mask = Image.new("L", size, 0)
+    for box in boxes:
+        ImageDraw.Draw(mask).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=255)
     paths = {"reference": tmp_path / "ref.png", "edit_image": tmp_path / "edit.png", "mask": tmp_path / "mask.png"}
     ref.save(paths["reference"])
     edit.save(paths["edit_image"])
@@ -360,13 +369,15 @@ def _images(tmp_path: Path) -> dict[str, Path]:
 
 
 def run_workflow(server: str, wid: str, files: dict[str, Path], out: Path, *, seed: int, set: tuple = (),
-                 **values) -> tuple[list[client_jobs.Job], list[Path]]:
-    """One job of a bundled workflow through the headless client's own code; (jobs, written files)."""
+                 log: list | None = None, **values) -> tuple[list[client_jobs.Job], list[Path]]:
+    """One job of a bundled workflow through the headless client's own code; (jobs, written files). `log`, when
+    given, receives the client's log lines (queued prompt ids, websocket progress per step)."""
     workflow = catalog.load(wid)
     jobs = client_jobs.build_jobs(workflow, files={k: v for k, v in files.items() if k in workflow.images},
                                   values={"steps": STEPS, **values}, seeds=[seed], sets=[],
                                   overrides=client_graph.parse_assignments(list(set), "--set"))
-    result = asyncio.run(run_batch([server], jobs, out, timeout=600, log=lambda m: None, warn=lambda m: None))
+    result = asyncio.run(run_batch([server], jobs, out, timeout=600, log=log.append if log is not None else
+                                   lambda m: None, warn=lambda m: None))
     if result.failed:
         raise next(iter(result.failed.values()))
     return jobs, [p for paths in result.written.values() for p in paths]
@@ -378,7 +389,7 @@ def test_workflow_runs_end_to_end(wid, server, tmp_path):
     from PIL import Image
 
     spec = WORKFLOWS[wid]
-    files = _images(tmp_path)
+    files = _images(tmp_path, regions=spec["regions"] != "one")
     generation = not spec["edit"]
     params = {"width": GEN_SIZE[0], "height": GEN_SIZE[1]} if generation else {}
     out = tmp_path / "out"
@@ -396,6 +407,53 @@ def test_workflow_runs_end_to_end(wid, server, tmp_path):
         keep = np.asarray(Image.open(files["mask"])) < 128
         assert (result[keep] == original[keep]).all(), "pixels outside the mask changed"
         assert keep.sum() < keep.size  # the mask covers something
+
+
+def test_multi_region_editing_samples_three_regions_as_one_batch(server, tmp_path):
+    """Three separate areas of one photo through the bundled multi-region workflow (the headless client's own
+    code): one image of the photo's size comes back, changed in the three areas and nowhere else, and the three
+    regions were sampled together: KSampler ran once (its websocket progress went 1..steps once, and ComfyUI
+    did not serve it from its cache) on a batch of three canvases (the canvas node previewed three canvases
+    and three masks, all of one size; ACE++ Stitch refuses a decoded batch that is not one image per region)."""
+    import numpy as np
+    from PIL import Image
+
+    wid = "multi_region_editing"
+    assert WORKFLOWS[wid]["nodes"]["11"]["inputs"]["regions"] == "connected_components"
+    files = _images(tmp_path, regions=True)
+    with Image.open(files["edit_image"]) as edit:  # a photo of its own, so that ComfyUI's cache serves no node
+        edit = edit.copy()
+    edit.putpixel((0, 0), (1, 2, 3))
+    edit.save(files["edit_image"])
+    out, log = tmp_path / "out", []
+    jobs, saved = run_workflow(server, wid, files, out, seed=4242, log=log)
+    assert len(jobs) == 1 and saved == [out / f"{jobs[0].name}.png"]
+
+    result = np.asarray(Image.open(saved[0]).convert("RGB"))
+    original = np.asarray(Image.open(files["edit_image"]).convert("RGB"))
+    assert result.shape == original.shape == (REGION_EDIT_SIZE[1], REGION_EDIT_SIZE[0], 3)
+    keep = np.asarray(Image.open(files["mask"])) < 128
+    assert (result[keep] == original[keep]).all(), "pixels outside the three areas changed"
+    for x0, y0, x1, y1 in REGION_BOXES:
+        changed = (result[y0:y1, x0:x1] != original[y0:y1, x0:x1]).any(axis=-1)
+        assert changed.mean() > 0.5, f"the area at ({x0},{y0}) is not regenerated: {changed.mean():.0%} changed"
+
+    # One sampling: the client's progress lines (from ComfyUI's websocket) for this job.
+    name = jobs[0].name
+    sampler = [line.split("] ", 1)[1] for line in log if line.startswith(f"[{name}] KSampler ")]
+    assert sampler == [f"KSampler {step}/{STEPS}" for step in range(1, STEPS + 1)], log
+    (pid,) = [line.split("queued as ")[1].split(" ")[0] for line in log if "queued as" in line]
+    with BlockingSession(server) as session:
+        entry = session.history(pid)
+        cached = [set(data.get("nodes") or ()) for kind, data in entry["status"]["messages"]
+                  if kind == "execution_cached"]
+        assert cached and not {"11", "13"} & set().union(*cached), cached
+        previews = entry["outputs"]["11"]["images"]  # canvas preview: the canvases, then their masks
+        assert len(previews) == 2 * len(REGION_BOXES), previews
+        sizes = {Image.open(io.BytesIO(session.view(ref))).size for ref in previews}
+    assert len(sizes) == 1, sizes
+    (canvas_w, canvas_h), = sizes
+    assert canvas_h == REGION_EDIT_SIZE[1] and canvas_w < 2 * REGION_EDIT_SIZE[0], sizes
 
 
 @pytest.mark.parametrize("wid", REDUX)

@@ -14,8 +14,16 @@ one subprocess per configuration (so that its peak RSS is its own) times:
 Options off: no grow, no feather, no colour match (stock: the plain mask). On: grow 4, feather 8 and colour
 match (stock: GrowMask 4, ImageBlur radius 8, sigma 8/3; the stock chain has no colour match).
 Times are the best of --repeats runs; peak RSS is the subprocess's high-water mark (ru_maxrss), also shown
-above the RSS it had once its inputs were made. Last, tokens and target-panel pixels per original pixel of the
+above the RSS it had once its inputs were made. Then tokens and target-panel pixels per original pixel of the
 region the panel shows, for whole-photo and crop-to-context canvases.
+
+Last, several regions of one photo (also alone: --regions): two 256x256 masked squares in opposite corners of a
+4096x4096 photo (64 px from the edges), at token budgets T of 1024, 2048 and 4096 for the whole run. One
+spanning crop: regions "one" with crop-to-context (one canvas of budget T around both squares). Per-region
+crops: regions "connected_components" (two canvases, one per square, each of budget T/2, so the same total).
+For each: the crop(s), the canvas batch, the tokens it uses, target-panel pixels per original pixel, the size of
+a square in the canvas, and the wall time of build_canvas (pre) and of stitch with grow 4, feather 8 and colour
+match (post).
 """
 from __future__ import annotations
 
@@ -93,6 +101,72 @@ def run_pack(megapixels: int, mask_side: int, options: bool, repeats: int, crop:
             "canvas": f"{layout.canvas_width}x{layout.canvas_height}", "mask_px": round(mask_side * layout.scale)}
 
 
+REGION_SIDE, REGION_INSET = 256, 64
+REGION_BUDGETS = (1024, 2048, 4096)
+
+
+def run_regions(megapixels: int, repeats: int, budget: int, regions: str) -> dict:
+    """Two squares in opposite corners of the photo as one spanning crop (regions "one", one canvas of `budget`)
+    or as per-region crops (regions "connected_components", one canvas of `budget` / 2 each); see the module's
+    docstring."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from lcu.canvas import build_canvas
+    from lcu.stitch import stitch
+
+    torch.set_grad_enabled(False)
+    per_canvas = budget if regions == "one" else budget // 2
+    small, small_mask = torch.rand(1, 512, 512, 3), torch.zeros(1, 512, 512)  # warm-up: lazy initialisation
+    small_mask[:, 16:80, 16:80] = 1.0
+    small_mask[:, 400:464, 400:464] = 1.0
+    warm = build_canvas(edit_image=small, mask=small_mask, token_budget=per_canvas, context_margin=MARGIN,
+                        regions=regions)
+    stitch(warm.image, warm.layout, grow=GROW, feather=FEATHER, color_match=True)
+    side = int(round(math.sqrt(megapixels) * 1024))
+    photo = torch.rand(1, side, side, 3, generator=torch.Generator().manual_seed(megapixels))
+    mask = torch.zeros(1, side, side)
+    near, far = REGION_INSET, side - REGION_INSET - REGION_SIDE
+    mask[:, near:near + REGION_SIDE, near:near + REGION_SIDE] = 1.0
+    mask[:, far:far + REGION_SIDE, far:far + REGION_SIDE] = 1.0
+    pre, canvas = _best(lambda: build_canvas(edit_image=photo, mask=mask, token_budget=per_canvas,
+                                             context_margin=MARGIN, regions=regions), repeats)
+    decoded = (canvas.image * 0.9 + 0.05 + 0.02 * torch.rand(canvas.image.shape)).clamp(0, 1)
+    post, (result, _) = _best(lambda: stitch(decoded, canvas.layout, grow=GROW, feather=FEATHER, color_match=True),
+                              repeats)
+    assert tuple(result.shape) == tuple(photo.shape)
+    layout, batch = canvas.layout, canvas.image.shape[0]
+    crops = layout.target_regions
+    return {"side": side, "pre": pre, "post": post, "batch": batch,
+            "canvas": f"{layout.canvas_width}x{layout.canvas_height}", "tokens": layout.tokens * batch,
+            "crop": f"{crops[0].w}x{crops[0].h}",
+            "px_ratio": min(layout.target_panel.w * layout.target_panel.h / (r.w * r.h) for r in crops),
+            "square": round(REGION_SIDE * min(layout.panel_scale(r) for r in crops))}
+
+
+def regions_table(repeats: int) -> None:
+    """Runs and prints the several-regions comparison, one subprocess per configuration."""
+    rows = [(budget, _child("regions", 16, budget, False, repeats, "one"),
+             _child("regions", 16, budget, False, repeats, "connected_components")) for budget in REGION_BUDGETS]
+    side = rows[0][1]["side"]
+    print(f"Two {REGION_SIDE}x{REGION_SIDE} masked squares in opposite corners of a {side}x{side} photo "
+          f"({REGION_INSET} px from the edges), context_margin {MARGIN}; post = stitch with grow {GROW}, feather "
+          f"{FEATHER}, colour match. One spanning crop: regions one, one canvas of budget T. Per-region crops: "
+          "regions connected_components, one canvas of budget T/2 per square.")
+    head = (f"{'T':>5} | {'one spanning crop':<17} {'canvas':>11} {'tokens':>6} {'px/px':>7} {'square':>7} "
+            f"{'pre':>7} {'post':>7} | {'per-region crops':<16} {'canvases':>13} {'tokens':>6} {'px/px':>7} "
+            f"{'square':>7} {'pre':>7} {'post':>7}")
+    print(head)
+    print("-" * len(head))
+    for budget, one, per in rows:
+        print(f"{budget:>5} | {one['crop']:<17} {one['canvas']:>11} {one['tokens']:>6} {one['px_ratio']:>7.4f} "
+              f"{one['square']:>7} {one['pre']:>6.3f}s {one['post']:>6.3f}s | "
+              f"{str(per['batch']) + ' x ' + per['crop']:<16} {str(per['batch']) + ' x ' + per['canvas']:>13} "
+              f"{per['tokens']:>6} {per['px_ratio']:>7.4f} {per['square']:>7} {per['pre']:>6.3f}s {per['post']:>6.3f}s",
+              flush=True)
+    print("(px/px: target-panel pixels per original pixel of the crop; square: a masked square's side in the canvas)")
+
+
 def run_stock(megapixels: int, mask_side: int, options: bool, repeats: int) -> dict:
     import torch
 
@@ -140,9 +214,11 @@ def run_stock(megapixels: int, mask_side: int, options: bool, repeats: int) -> d
         return {"pre": pre_s, "post": post_s, "rss": _rss_mib(), "base": base}
 
 
-def _child(kind: str, megapixels: int, mask_side: int, options: bool, repeats: int) -> dict:
+def _child(kind: str, megapixels: int, mask_side: int, options: bool, repeats: int, regions: str = "one") -> dict:
+    """One configuration in a subprocess of its own (for "regions", `mask_side` carries the token budget)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--sizes", str(megapixels),
-           "--mask", str(mask_side), "--repeats", str(repeats)] + (["--options"] if options else [])
+           "--mask", str(mask_side), "--repeats", str(repeats), "--child-regions", regions] + (
+        ["--options"] if options else [])
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ))
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -155,16 +231,26 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 9, 16], help="photo sizes in megapixels")
     parser.add_argument("--mask", type=int, default=512, help="masked square side (px)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per step (the best is shown)")
-    parser.add_argument("--child", choices=["crop", "whole", "stock"], help=argparse.SUPPRESS)
+    parser.add_argument("--regions", action="store_true",
+                        help="only the several-regions comparison (two squares in opposite corners of a 16 MP photo)")
+    parser.add_argument("--child", choices=["crop", "whole", "stock", "regions"], help=argparse.SUPPRESS)
     parser.add_argument("--options", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-regions", default="one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mp = args.sizes[0]
-        if args.child == "stock":
+        if args.child == "regions":
+            out = run_regions(mp, args.repeats, budget=args.mask, regions=args.child_regions)
+        elif args.child == "stock":
             out = run_stock(mp, args.mask, args.options, args.repeats)
         else:
             out = run_pack(mp, args.mask, args.options, args.repeats, crop=args.child == "crop")
         print(json.dumps(out), flush=True)
+        return
+    if args.regions:
+        print(f"{os.cpu_count()} CPUs, torch threads as default, best of {args.repeats}")
+        print()
+        regions_table(args.repeats)
         return
 
     print(f"{os.cpu_count()} CPUs, torch threads as default; mask {args.mask}x{args.mask}, token budget {BUDGET}, "
@@ -206,6 +292,8 @@ def main() -> None:
             side = f"{r['mask_px']}x{r['mask_px']}"
             cells.append(f"{r['canvas']:>{width}} {r['tokens']:>6} {r['px_ratio']:>17.4f} {side:>14}")
         print(f"{mp:>4}MP | " + " | ".join(cells))
+    print()
+    regions_table(args.repeats)
 
 
 if __name__ == "__main__":

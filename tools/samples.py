@@ -62,12 +62,13 @@ def garment(scale: float = 1.0) -> Image.Image:
     return img.resize(_scaled(img.size, scale), Image.LANCZOS)
 
 
-def with_mask(img: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
-    """RGBA copy of `img`, transparent (= masked for LoadImage) inside `box` given as fractions of the size."""
+def with_mask(img: Image.Image, *boxes: tuple[float, float, float, float]) -> Image.Image:
+    """RGBA copy of `img`, transparent (= masked for LoadImage) inside every box given as fractions of the size."""
     w, h = img.size
     alpha = Image.new("L", img.size, 255)
-    ImageDraw.Draw(alpha).rectangle((round(box[0] * w), round(box[1] * h), round(box[2] * w) - 1,
-                                     round(box[3] * h) - 1), fill=0)
+    for box in boxes:
+        ImageDraw.Draw(alpha).rectangle((round(box[0] * w), round(box[1] * h), round(box[2] * w) - 1,
+                                         round(box[3] * h) - 1), fill=0)
     out = img.convert("RGBA")
     out.putalpha(alpha)
     return out
@@ -84,6 +85,26 @@ def scene(scale: float = 1.0) -> Image.Image:
     d.ellipse((400, 250, 470, 350), fill=(30, 30, 30))
     d.ellipse((590, 250, 660, 350), fill=(30, 30, 30))
     return with_mask(img.resize(_scaled(img.size, scale), Image.LANCZOS), (0.52, 0.26, 0.88, 0.72))
+
+
+# The fronts of the three mugs of scene_regions(), as fractions of its size: three separate masked areas, far
+# enough apart (82 px at the shipped half size) that regions=connected_components keeps them apart at the
+# default merge_distance of 64 px.
+MUG_FRONTS = tuple((x - 0.05, 0.47, x + 0.05, 0.65) for x in (0.1875, 0.5, 0.8125))
+
+
+def scene_regions(scale: float = 1.0) -> Image.Image:
+    """A shelf with three plain mugs; the front of each mug is masked (multi-region edit image)."""
+    img = Image.new("RGB", (768, 512), (214, 226, 232))
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 360, 768, 512), fill=(120, 84, 56))
+    d.rectangle((0, 352, 768, 368), fill=(150, 108, 72))
+    for (x0, _, x1, _), body in zip(MUG_FRONTS, ((245, 245, 240), (190, 215, 235), (240, 225, 190))):
+        left, right = round((x0 - 0.025) * 768), round((x1 + 0.025) * 768)
+        d.rounded_rectangle((left, 220, right, 356), radius=10, fill=body)
+        d.ellipse((left, 210, right, 232), fill=tuple(round(c * 0.8) for c in body))
+        d.arc((right - 22, 250, right + 34, 318), 270, 90, fill=body, width=12)
+    return with_mask(img.resize(_scaled(img.size, scale), Image.LANCZOS), *MUG_FRONTS)
 
 
 def person(scale: float = 1.0) -> Image.Image:
@@ -104,6 +125,7 @@ def portrait(scale: float = 1.0) -> Image.Image:
 SAMPLES = {
     "acepp_face.png": face, "acepp_logo.png": logo, "acepp_garment.png": garment,
     "acepp_scene.png": scene, "acepp_person.png": person, "acepp_portrait.png": portrait,
+    "acepp_scene_regions.png": scene_regions,
 }
 
 
@@ -129,7 +151,7 @@ def ship() -> dict[str, Path]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out_dir", type=Path, nargs="?", help="where to write the six PNGs")
+    parser.add_argument("out_dir", type=Path, nargs="?", help="where to write the sample PNGs")
     parser.add_argument("--scale", type=float, default=1.0, help="resize factor (tests use small images)")
     parser.add_argument("--ship", action="store_true",
                         help=f"write the shipped copies to web/samples/ at scale {SHIP_SCALE} (instead of OUT_DIR)")

@@ -11,7 +11,8 @@ Per workflow the spec also says which *named inputs* the headless client (``clie
 composited as the alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...).
 
 Model download URLs come from ``nodes/catalog.py`` (MODEL_FILES, ACE_LORAS), which has no ComfyUI import,
-so this module imports without ComfyUI.
+and the canvas node's region defaults from ``lcu/regions.py`` (pure torch), so this module imports without
+ComfyUI.
 
 Node ids are the same for the same role in every workflow (13 is always the KSampler), so
 ``--set 13.steps=4`` means the same thing everywhere.
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 def _load_catalog():
     """nodes/catalog.py loaded by path: it imports nothing from ComfyUI, but the nodes package does."""
@@ -32,9 +35,23 @@ def _load_catalog():
     return module
 
 
+def _load_regions():
+    """lcu/regions.py (pure torch, no ComfyUI), loaded by path with its package under a private name: the
+    repository root stays off sys.path (its nodes/ would shadow ComfyUI's nodes module)."""
+    name = "acepp_spec_lcu"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "lcu" / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT / "lcu")])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{name}.regions")
+
+
 _CATALOG = _load_catalog()
 MODEL_FILES = {k: f.properties_entry() for k, f in _CATALOG.MODEL_FILES.items()}
 ACE_LORAS = {k: f.properties_entry() for k, f in _CATALOG.ACE_LORAS.items()}
+_REGIONS = _load_regions()
 
 
 def model(key: str) -> dict:
@@ -106,8 +123,11 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
         canvas_inputs["mask"] = (EDIT_IMAGE, 1)
     settings = {"width": 1024, "height": 1024, "token_budget": TOKEN_BUDGET, "reference_sizing": "resize",
                 "keep_pixels_rate": KEEP_PIXELS_RATE, "crop_to_context": False, "context_margin": CONTEXT_MARGIN,
-                "reference_share": 1.0, "resampling": "antialiased"}
+                "reference_share": 1.0, "resampling": "antialiased", "regions": _REGIONS.DEFAULT_REGION_MODE,
+                "merge_distance": _REGIONS.DEFAULT_MERGE_DISTANCE,
+                "min_region_area": _REGIONS.DEFAULT_MIN_REGION_AREA, "max_regions": _REGIONS.DEFAULT_MAX_REGIONS}
     settings.update(canvas or {})
+    regions = settings["regions"] != _REGIONS.DEFAULT_REGION_MODE
     nodes[CANVAS] = N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", **canvas_inputs, **settings)
 
     if redux:
@@ -140,7 +160,14 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
                                "help": "the reference image (" + {"acepp_face.png": "a face photo",
                                                                   "acepp_logo.png": "a logo or object",
                                                                   "acepp_garment.png": "a garment"}[reference] + ")"}
-    if edit:
+    if edit and regions:
+        images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
+                                "help": "the image to edit (an RGBA file's transparent areas are the mask: each "
+                                        "separate area is one region)"}
+        images["mask"] = {"into": "edit_image", "help": "grayscale mask, white = generate, several separate areas "
+                                                        "(one region each), same size as edit_image (becomes the "
+                                                        "edit image's alpha before upload)"}
+    elif edit:
         images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
                                 "help": "the image to edit (an RGBA file's transparent area is the mask)"}
         images["mask"] = {"into": "edit_image", "help": "grayscale mask, white = generate, same size as edit_image "
@@ -155,7 +182,7 @@ def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: st
     spec = {
         "id": wid, "title": title, "description": description, "task": task, "prompt": prompt,
         "model": "fft" if loader == "fft" else vertical, "redux": redux, "control": control,
-        "reference": reference, "edit": edit, "repainting": repainting,
+        "reference": reference, "edit": edit, "repainting": repainting, "regions": settings["regions"],
         "nodes": nodes, "images": images, "params": params, "output": SAVE,
         # The template browser titles a pack's workflow by its file name: the file is named by the title.
         "card": title,
@@ -187,6 +214,22 @@ def _note(spec: dict) -> str:
                      "MaskEditor and paint where ACE++ should generate (an RGBA file's transparent area works too).")
     if not spec["edit"]:
         lines.append("- 'ACE++ Canvas': width and height are the size of the new image.")
+    if spec["regions"] != _REGIONS.DEFAULT_REGION_MODE:
+        canvas = spec["nodes"][CANVAS]["inputs"]
+        lines += ["", f"REGIONS (the 'ACE++ Canvas' node, regions = {spec['regions']}):",
+                  "- Paint several separate areas in the MaskEditor, one per object to edit. Each area becomes its "
+                  "own region: a full-resolution crop around it (context_margin px of context), not one crop "
+                  "spanning them all.",
+                  "- All regions are sampled together as one batch (one canvas per region, each within "
+                  "token_budget: memory and time grow with the number of regions); 'ACE++ Stitch' puts every "
+                  "region back into the one photo, everything outside the mask untouched.",
+                  f"- Areas closer than merge_distance ({canvas['merge_distance']} px) join into one region; areas "
+                  f"under min_region_area ({canvas['min_region_area']} px) are left unchanged; more than max_regions "
+                  f"({canvas['max_regions']}) regions is an error that says how many the mask gives.",
+                  "- One reference image serves every region. A batch of N reference images (N = the number of "
+                  "regions) gives reference i to region i, regions ordered by their top edge, then their left edge.",
+                  "- regions = mask_batch takes a batch of masks instead, each mask one region of the same photo; "
+                  "regions = one edits a single target as the other ACE++ workflows do."]
     lines += ["", "PROMPT (the 'Instruction (prompt)' node):", re.sub(r"([{}|])", r"\\\1", spec["prompt"])]
     if "{image}" in spec["prompt"]:
         lines.append("{image} means the edit image. Keep it written as \\{image\\}: the backslashes stop ComfyUI's "
@@ -231,6 +274,13 @@ _add(_workflow(
     "Puts the reference subject or logo into the masked area of a photo (subject LoRA).",
     task="editing", loader="lora", vertical="subject", reference="acepp_logo.png", edit="acepp_scene.png",
     repainting=1.0, prompt="The logo is printed on the headphones."))
+_add(_workflow(
+    "multi_region_editing", "ACE++ Multi-Region Editing (logo on several objects)",
+    "Puts the reference logo into every separately masked area of one photo in one run: each area is its own "
+    "full-resolution crop, all sampled as one batch and stitched back into the photo (subject LoRA).",
+    task="editing", loader="lora", vertical="subject", reference="acepp_logo.png", edit="acepp_scene_regions.png",
+    repainting=1.0, canvas={"crop_to_context": True, "regions": "connected_components"},
+    prompt="The logo is printed on the mug."))
 _add(_workflow(
     "try_on", "ACE++ Virtual Try-On",
     "Dresses the person of the edit image in the reference garment inside the mask (subject LoRA).",

@@ -691,6 +691,20 @@ def spec_api(spec: dict, object_info: dict) -> dict:
 # Thumbnails: a diagram of the task (no generated pixels).
 
 
+def _holes(masked) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (PIL getbbox form) of the separate areas of a 0/255 mask image, in the order they are found."""
+    from PIL import ImageDraw
+
+    left, boxes = masked.copy(), []
+    while (box := left.getbbox()) is not None:
+        x0, y0, x1, y1 = box
+        seed = next((x, y0) for x in range(x0, x1) if left.getpixel((x, y0)) == 255)
+        ImageDraw.floodfill(left, seed, 128)  # this area only (4-connected)
+        boxes.append(left.point(lambda v: 255 if v == 128 else 0).getbbox())
+        left = left.point(lambda v: 0 if v == 128 else v)
+    return boxes
+
+
 def draw_thumbnail(spec: dict):
     """A diagram of the task: reference(s) + edit image with its mask -> result (no generated pixels)."""
     from PIL import Image, ImageDraw, ImageFont
@@ -707,9 +721,7 @@ def draw_thumbnail(spec: dict):
     badge = "ACE++ FFT model" if spec["model"] == "fft" else f"FLUX.1 Fill + {spec['model'].replace('_', ' ')} LoRA"
     d.text((margin, H - 24), badge + (" + Redux" if spec["redux"] else ""), font=font_small, fill=dim)
 
-    drawers = {"acepp_face.png": samples.face, "acepp_logo.png": samples.logo, "acepp_garment.png": samples.garment,
-               "acepp_scene.png": samples.scene, "acepp_person.png": samples.person,
-               "acepp_portrait.png": samples.portrait}
+    drawers = samples.SAMPLES
     panels: list[tuple[Image.Image, str]] = []  # (picture, caption); joined by "+" then "->" before the last
     if spec["reference"]:
         panels.append((drawers[spec["reference"]](0.5).convert("RGB"), "reference"))
@@ -722,16 +734,21 @@ def draw_thumbnail(spec: dict):
             shown = rgb.copy()
         else:
             shown = Image.composite(Image.blend(rgb, Image.new("RGB", rgb.size, (230, 60, 60)), 0.55), rgb, masked)
-        ImageDraw.Draw(shown).rectangle(masked.getbbox(), outline=(230, 60, 60), width=3)
-        panels.append((shown, "edit image + mask" + (f" ({spec['control']} map)" if spec["control"] else "")))
+        holes = _holes(masked)
+        for hole in holes:
+            ImageDraw.Draw(shown).rectangle(hole, outline=(230, 60, 60), width=3)
+        several = f" ({len(holes)} regions)" if len(holes) > 1 else ""
+        panels.append((shown, "edit image + mask" + several
+                       + (f" ({spec['control']} map)" if spec["control"] else "")))
         result = rgb.copy()
         rd = ImageDraw.Draw(result)
         x0, y0, x1, y1 = masked.getbbox()
         for i in range(x0 - (y1 - y0), x1, 14):
             rd.line((i, y1, i + (y1 - y0), y0), fill=gold, width=4)
         result.paste(rgb, mask=masked.point(lambda v: 255 - v))
-        rd.rectangle((x0, y0, x1, y1), outline=gold, width=3)
-        panels.append((result, "result, full size"))
+        for hole in holes:
+            rd.rectangle(hole, outline=gold, width=3)
+        panels.append((result, "result, full size" + (", one batch" if several else "")))
     else:
         blank = Image.new("RGB", (300, 300), (128, 128, 128))
         ImageDraw.Draw(blank).rectangle((0, 0, 299, 299), outline=gold, width=6)

@@ -38,7 +38,9 @@ FRONTEND_PACKAGE = "comfyui-frontend-package"
 # The pack's display-only widgets (web/js/acepp.js): never part of a prompt or of the saved widgets_values.
 SAMPLES_LABEL = "Load ACE++ sample inputs"
 REPORT_WIDGET = "acepp_report"
-PACK_WIDGETS = (SAMPLES_LABEL, REPORT_WIDGET)
+PREVIEW_WIDGET = "acepp_layout_preview"  # web/js/preview.js: the layout preview and the task preset menu
+PRESET_WIDGET = "ACE++ task preset"
+PACK_WIDGETS = (SAMPLES_LABEL, REPORT_WIDGET, PREVIEW_WIDGET, PRESET_WIDGET)
 # vueAppReady comes before the node definitions: wait for the pack's node and the first graph.
 READY = ("() => window.LiteGraph?.registered_node_types?.ACEPP_CanvasBuilder"
          " && window.comfyAPI?.app?.app?.graph?.nodes?.length")

@@ -222,6 +222,9 @@ def test_a_large_photo_gets_native_resolution_per_region():
     (dict(mask=paint(paint(blank(100, 100), Rect(5, 5, 9, 9)), Rect(80, 80, 9, 9)), merge_distance=0,
           references=[torch.rand(3, 20, 20, 3)]),
      r"the reference 1 has a batch of 3 but there are 2 regions; give 1 \(used for every region\) or 2"),
+    (dict(references=[torch.rand(2, 20, 20, 3)]),
+     r"the reference 1 has a batch of 2 but there is only 1 region; give a batch of 1 \(used for the region\), or 2 "
+     r"regions \(item i for region i\)"),
     (dict(edit_image=photo(100, 100, b=2)),
      r"edits several areas of one photo, but the edit image has a batch of 2; give one image, or set regions to one"),
     (dict(edit_image=None, mask=None, target_size=(64, 64), references=[torch.rand(1, 20, 20, 3)]),

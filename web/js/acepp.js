@@ -13,11 +13,17 @@
 //    second click changes nothing) and selected in the LoadImage node, whose preview then loads. Nothing
 //    is written anywhere until the user clicks.
 //
-// Neither extra widget changes what is queued or the saved widget values: both are appended after the
+// 3. The live layout preview and the task presets of the ACE++ Canvas node (web/js/preview.js, called from
+//    the canvas node's hook below so that the pack's widgets always come in one order: sample button, preset
+//    menu, preview).
+//
+// No extra widget changes what is queued or the saved widget values: each is appended after the
 // node's own widgets (the positional widgets_values of saved workflows keep their meaning), `serialize =
 // false` keeps them out of widgets_values and `options.serialize = false` out of the API prompt
 // (graphToPrompt; the frontend skips a widget only on the latter). A widget value in the prompt would
 // change ComfyUI's cache key, and the next unchanged Run would execute the whole graph again.
+import { addLayoutPreview, invalidatePreviews } from "./preview.js";
+
 const { app } = window.comfyAPI.app;
 const { api } = window.comfyAPI.api;
 const { ComfyWidgets } = window.comfyAPI.widgets;
@@ -71,6 +77,7 @@ export const SAMPLE_NAMES = Object.freeze([
   "acepp_scene.png",
   "acepp_person.png",
   "acepp_portrait.png",
+  "acepp_scene_regions.png",
 ]);
 const SAMPLES_LABEL = "Load ACE++ sample inputs";
 const SAMPLES_COMMAND = "ACEPP.LoadSampleInputs";
@@ -160,6 +167,7 @@ export async function loadSampleInputs(graph = app.graph) {
     notify("error", "ACE++ sample inputs failed", String(err?.message ?? err));
     throw err;
   }
+  invalidatePreviews(names);
   const nodes = slots.length === 1 ? "its Load Image node" : `${slots.length} Load Image nodes`;
   notify("success", "ACE++ sample inputs",
     `Uploaded ${names.join(", ")} to ComfyUI's input folder and selected ${names.length === 1 ? "it" : "them"} ` +
@@ -179,6 +187,15 @@ function addSamplesButton(node) {
 }
 
 // ------------------------------------------------------------------------------------------ registration
+const WIDGET_TYPES = new Set(["INT", "FLOAT", "BOOLEAN", "STRING", "COMBO"]);
+
+/** The names of a node definition's widget inputs (numbers, booleans, text, choices), in its order. */
+function widgetInputs(nodeData) {
+  return ["required", "optional"].flatMap((group) => Object.entries(nodeData.input?.[group] ?? {}))
+    .filter(([, spec]) => Array.isArray(spec?.[0]) || WIDGET_TYPES.has(spec?.[0]))
+    .map(([name]) => name);
+}
+
 app.registerExtension({
   name: "ACEPP.Extension",
   commands: [
@@ -210,10 +227,16 @@ app.registerExtension({
       };
     }
     if (nodeData.name === SAMPLE_HOST_NODE) {
+      const widgetNames = widgetInputs(nodeData);
       const onNodeCreated = nodeType.prototype.onNodeCreated;
       nodeType.prototype.onNodeCreated = function () {
         const result = onNodeCreated?.apply(this, arguments);
         addSamplesButton(this);
+        try {
+          addLayoutPreview(this, widgetNames);
+        } catch (err) {
+          console.error("[ACE++] the layout preview could not be added:", err);
+        }
         return result;
       };
     }
