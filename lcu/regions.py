@@ -98,9 +98,9 @@ def region_around(box: Rect, margin: int, height: int, width: int) -> Rect:
     x0, x1 = _span(box.x - margin, box.right + margin, TOKEN_PX, width)
     h, w = y1 - y0, x1 - x0
     if w > MAX_ASPECT * h:
-        y0, y1 = _span(y0, y1, int(w / MAX_ASPECT) + 1, height)
+        y0, y1 = _span(y0, y1, math.ceil(w / MAX_ASPECT), height)
     elif h > MAX_ASPECT * w:
-        x0, x1 = _span(x0, x1, int(h / MAX_ASPECT) + 1, width)
+        x0, x1 = _span(x0, x1, math.ceil(h / MAX_ASPECT), width)
     return Rect(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
 
 
@@ -205,6 +205,14 @@ def batch_regions(soft: torch.Tensor, max_regions: int = DEFAULT_MAX_REGIONS) ->
     return RegionSplit(soft=soft, boxes=boxes)
 
 
+def _aspect_range(crops, height: int, width: int) -> tuple[float, float]:
+    """(lowest, highest) width/height every crop can be widened to inside the photo, within 4:1; empty when
+    lowest > highest."""
+    lo = max([c.w / height for c in crops] + [1.0 / MAX_ASPECT])
+    hi = min([width / c.h for c in crops] + [MAX_ASPECT])
+    return lo, hi * (1 + 1e-9)
+
+
 def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int) -> tuple[Rect, ...]:
     """Each box's crop-to-context region, widened to one common aspect inside the height x width photo so that
     every crop resizes to the same target panel without distortion (within a pixel of rounding).
@@ -212,13 +220,16 @@ def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int) 
     The aspect is the geometric mean of the regions' own, moved into the range every region can reach inside
     the photo (a region can widen up to the photo's width and heighten up to its height) and within 4:1."""
     crops = [region_around(box, margin, height, width) for box in boxes]
-    lo = max([c.w / height for c in crops] + [1.0 / MAX_ASPECT])
-    hi = min([width / c.h for c in crops] + [MAX_ASPECT])
-    if lo > hi * (1 + 1e-9):
+    lo, hi = _aspect_range(crops, height, width)
+    if lo > hi:
+        tight_lo, tight_hi = _aspect_range([region_around(b, 0, height, width) for b in boxes], height, width)
+        if margin > 0 and tight_lo <= tight_hi:
+            fix = "lower context_margin (0 fits)"
+        else:
+            fix = f"crop or pad the photo to at most {MAX_ASPECT:g}:1, or paint the regions less wide"
         raise AcePlusError(f"the regions of this {width}x{height} photo cannot share one aspect within the "
-                           f"{MAX_ASPECT:g}:1 ACE++ supports (a region is {max(c.w for c in crops)} px wide or "
-                           f"{max(c.h for c in crops)} px tall); lower context_margin, or crop the photo nearer "
-                           f"{MAX_ASPECT:g}:1.")
+                           f"{MAX_ASPECT:g}:1 ACE++ supports (the widest crop is {max(c.w for c in crops)} px, the "
+                           f"tallest {max(c.h for c in crops)} px); {fix}.")
     aspect = math.exp(sum(math.log(c.w / c.h) for c in crops) / len(crops))
     aspect = min(max(aspect, lo), hi)
     widened = []

@@ -1,5 +1,9 @@
-"""Several regions of one photo: splitting the mask, one canvas batch of common size, stitching every region back."""
+"""Several regions of one photo: splitting the mask, one canvas batch of common size, stitching every region back.
+
+ACEPP_REGION_CASES sets how many random cases the property test draws (320 by default).
+"""
 import math
+import os
 
 import pytest
 import torch
@@ -107,7 +111,9 @@ def test_crops_share_one_aspect_and_contain_their_regions():
 
 @st.composite
 def photos_with_regions(draw):
-    height, width = draw(st.integers(48, 240)), draw(st.integers(48, 240))
+    # Photos within ACE++'s 4:1 (a region spanning a wider photo is an error, tested below).
+    height = draw(st.integers(48, 240))
+    width = draw(st.integers(max(48, -(-height // 4)), min(240, 4 * height)))
     count = draw(st.integers(1, 6))
     rects = []
     for _ in range(count):
@@ -121,7 +127,7 @@ def photos_with_regions(draw):
                 feather=draw(st.integers(0, 8)), references=draw(st.sampled_from([0, 1, "per region"])))
 
 
-@settings(max_examples=320, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("ACEPP_REGION_CASES", 320)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=photos_with_regions())
 def test_any_regions_round_trip_into_the_one_photo(case):
     gen = torch.Generator().manual_seed(case["seed"])
@@ -231,6 +237,11 @@ def test_a_large_photo_gets_native_resolution_per_region():
      r"regions is connected_components, which needs an edit image and its mask"),
     (dict(mask=paint(blank(100, 100, 2), Rect(5, 5, 9, 9))),
      r"splits one mask into regions, but the mask has a batch of 2; give one mask, or set regions to mask_batch"),
+    (dict(edit_image=photo(48, 213), mask=paint(blank(48, 213), Rect(5, 0, 200, 1)), context_margin=0),
+     r"the regions of this 213x48 photo cannot share one aspect within the 4:1 ACE\+\+ supports \(the widest crop is "
+     r"200 px, the tallest 48 px\); crop or pad the photo to at most 4:1, or paint the regions less wide"),
+    (dict(edit_image=photo(48, 213), mask=paint(blank(48, 213), Rect(9, 0, 184, 1))),
+     r"cannot share one aspect .*\(the widest crop is 200 px, the tallest 48 px\); lower context_margin \(0 fits\)"),
     (dict(regions="many"), r"unknown regions 'many'; use one of one, connected_components, mask_batch"),
 ])
 def test_bad_regions_name_the_fix(kwargs, message):
