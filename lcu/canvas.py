@@ -39,11 +39,6 @@ def _batched(image: torch.Tensor) -> torch.Tensor:
     return image.unsqueeze(0) if image.dim() == 3 else image
 
 
-def context_region(mask: torch.Tensor, margin: int) -> Rect:
-    """The crop-to-context region of a [B, H, W] mask: its binarised bounding box grown by `margin`."""
-    return region_around(mask_box(mask), margin, mask.shape[1], mask.shape[2])
-
-
 def needs_mask_box(edit_hw: tuple[int, int], context_margin: Optional[int]) -> bool:
     """Whether the single target region depends on where the mask is: the mask is read for its box only then."""
     return context_margin is not None or beyond_aspect(*edit_hw)
@@ -157,7 +152,7 @@ def build_canvas(
         else:
             edit = as_image_batch(edit_image, "edit image")  # raises the error that names the problem
         edit_hw = tuple(edit.shape[1:3])
-        if regions == "one":
+        if regions == DEFAULT_REGION_MODE:  # one target region
             batch = edit.shape[0]
             soft = normalize_mask(mask, edit)
             box = mask_box(soft) if needs_mask_box(edit_hw, context_margin) else None

@@ -6,10 +6,11 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lcu.canvas import GREY, build_canvas, context_region
+from lcu.canvas import GREY, build_canvas
 from lcu.conditioning import fft_split, repaint
 from lcu.layout import AcePlusError, Rect
 from lcu.masks import normalize_mask
+from lcu.regions import mask_box, region_around
 from lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
 from lcu.stitch import extract_target, stitch
 
@@ -162,6 +163,10 @@ def test_mask_without_edit_image_is_an_error():
 
 
 # --- crop-to-context -------------------------------------------------------------------------------
+
+def context_region(mask, margin):
+    return region_around(mask_box(mask), margin, mask.shape[1], mask.shape[2])
+
 
 def test_context_region_clamps_and_keeps_aspect():
     mask = torch.zeros(1, 200, 300)
