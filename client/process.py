@@ -4,6 +4,7 @@ workflow builder and the test harness (which add the project's own runtime)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,15 @@ from pathlib import Path
 
 from .errors import EXIT_SERVER, ClientError
 from .session import BlockingSession
+
+
+_LOG_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+_LEVEL_TAG = re.compile(r"^\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ", re.M)
+
+
+def plain_log(text: str) -> str:
+    """ComfyUI's log as plain lines: current cores colour every line and start it with its level tag."""
+    return _LEVEL_TAG.sub("", _LOG_COLOUR.sub("", text))
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -122,7 +132,7 @@ class ComfyProcess:
             with open(self.log_path, "rb") as f:
                 f.seek(0, os.SEEK_END)
                 f.seek(max(0, f.tell() - chars))
-                return f.read().decode("utf-8", "replace")
+                return plain_log(f.read().decode("utf-8", "replace"))
         except OSError:
             return ""
 

@@ -8,6 +8,7 @@ from ..lcu.regions import (DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_
                            MAX_REGIONS, REGION_MODES)
 from ..lcu.sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
                           MIN_REFERENCE_SHARE, REFERENCE_SIZINGS)
+from .schema import Schema
 from .types import CATEGORY, Layout, References
 from .validation import checked
 
@@ -34,10 +35,11 @@ def canvas_settings(width, height, token_budget, reference_sizing, keep_pixels_r
 class AddReference(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_AddReference",
             display_name="ACE++ Add Reference",
             category=CATEGORY,
+            search_aliases=("multiple references", "reference list", "multi reference"),
             description="Appends a reference image to a list of references. Chain several of these to give ACE++ "
                         "any number of references; they appear left to right on the canvas in chain order.",
             inputs=[
@@ -60,10 +62,14 @@ class AddReference(io.ComfyNode):
 class CanvasBuilder(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_CanvasBuilder",
             display_name="ACE++ Canvas (LCU++)",
             category=CATEGORY,
+            search_aliases=("in-context", "in-context editing", "try-on", "virtual try-on", "face swap", "logo paste",
+                            "subject", "portrait", "reference canvas", "crop to context", "multi region"),
+            advanced=("keep_pixels_rate", "reference_share", "resampling", "merge_distance", "min_region_area",
+                      "max_regions"),
             description="Builds the ACE++ LCU++ input: references on the left at the target height, the target on "
                         "the right, one token budget over the whole canvas, every side on the 16 px grid. Without "
                         "an edit image the target is a grey panel of width x height with a full mask (reference "

@@ -9,11 +9,9 @@ naming the node to swap instead of a shape error deep inside the sampler.
 import torch
 from comfy_api.v0_0_2 import io
 
-import comfy.hooks
-import node_helpers
-
 from ..lcu.conditioning import fft_split, repaint
-from .models import ModelFamily, guard_hooks, require_family
+from .models import ModelFamily, SamplingCheck, require_family
+from .schema import Schema
 from .types import CATEGORY
 from .validation import checked
 
@@ -26,9 +24,18 @@ def conditioned(positive, negative, concat_latent: torch.Tensor, mask: torch.Ten
     """(positive, negative, latent) with the concat latent and mask attached as InpaintModelConditioning does."""
     concat_mask = mask.reshape(-1, 1, mask.shape[-2], mask.shape[-1])
     values = {"concat_latent_image": concat_latent, "concat_mask": concat_mask}
-    hooks = guard_hooks()  # the sampled model is checked against this conditioning, whichever loader made it
-    out = [comfy.hooks.set_hooks_for_conditioning(node_helpers.conditioning_set_values(c, values), hooks)
-           for c in (positive, negative)]
+    # The sampled model is checked against this conditioning before the first step, whichever loader made it.
+    # A ControlNet applied before this node stays in the chain; positive and negative share one check per
+    # chain, as a stock ControlNet is shared, so ComfyUI can still batch them together.
+    checks: dict[int, SamplingCheck] = {}
+
+    def with_check(meta: dict) -> dict:
+        previous = meta.get("control")
+        if id(previous) not in checks:
+            checks[id(previous)] = SamplingCheck(concat_latent.shape[1], previous)
+        return {**meta, **values, "control": checks[id(previous)]}
+
+    out = [[[tensor, with_check(meta)] for tensor, meta in c] for c in (positive, negative)]
     # The encoded canvas, as the stock InpaintModelConditioning returns: at denoise 1 (the ACE++ setting) only
     # its shape matters, below 1 sampling starts from it.
     latent = {"samples": encode(vae, canvas)}
@@ -65,10 +72,13 @@ OUTPUTS = [
 class FillConditioning(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_FillConditioning",
             display_name="ACE++ Fill Conditioning",
             category=CATEGORY,
+            search_aliases=("Flux Fill", "inpaint conditioning", "InpaintModelConditioning", "repainting scale",
+                            "in-context", "try-on", "face swap"),
+            advanced=("noise_mask",),
             description="Conditions FLUX.1-Fill (with an ACE++ LoRA) on the canvas, applying ACE++'s repainting "
                         "scale inside the mask. The stock InpaintModelConditioning always greys the mask, which "
                         "is only right at repainting_scale 1.",
@@ -95,10 +105,13 @@ class FillConditioning(io.ComfyNode):
 class FFTConditioning(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_FFTConditioning",
             display_name="ACE++ FFT Conditioning",
             category=CATEGORY,
+            search_aliases=("ACE FFT", "instruction editing", "inpaint conditioning", "repainting scale",
+                            "in-context"),
+            advanced=("noise_mask",),
             description="Conditions the ACE++ FFT model (448 input channels) on the canvas: the VAE latents of the "
                         "context (canvas outside the mask) and of the change (inside the mask) are concatenated "
                         "(32 channels); ComfyUI's Flux model appends the 64 mask channels and the 16 noise "

@@ -4,6 +4,7 @@ from comfy_api.v0_0_2 import io, ui
 from ..lcu.control import CONTROL_KINDS, composite_control, make_control_map
 from ..lcu.layout import AcePlusError
 from ..lcu.masks import normalize_mask
+from .schema import Schema
 from .types import CATEGORY
 from .validation import checked
 
@@ -13,10 +14,12 @@ EXTERNAL = "external"
 class ControlMap(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_ControlMap",
             display_name="ACE++ Control Map",
             category=CATEGORY,
+            search_aliases=("control map", "canny", "recolor", "mosaic", "controllable editing", "in-context"),
+            advanced=("mosaic_cell", "canny_low", "canny_high"),
             description="Turns the masked area of the edit image into a control map for ACE++ controllable "
                         "generation: gray (recolor), mosaic, canny (computed here with kornia), or any map you "
                         "made elsewhere (depth, contour, doodle) with kind = external. The map replaces the image "

@@ -9,10 +9,11 @@ import enum
 import os
 from dataclasses import dataclass
 
+import safetensors
 import torch
 from comfy_api.v0_0_2 import io, ui
 
-import comfy.hooks
+import comfy.controlnet
 import comfy.lora
 import comfy.lora_convert
 import comfy.model_base
@@ -23,6 +24,7 @@ import folder_paths
 
 from ..lcu.layout import AcePlusError
 from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
+from .schema import Schema
 from .types import CATEGORY
 from .validation import checked
 
@@ -42,8 +44,9 @@ SWAP_HINT = {
 
 
 def flux_input_channels(model) -> int | None:
-    """Input channels per latent pixel of a FLUX-family MODEL, None for anything else."""
-    base = getattr(model, "model", None)
+    """Input channels per latent pixel of a FLUX-family MODEL (a patcher, or the model ComfyUI samples), None
+    for anything else."""
+    base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
     if not isinstance(base, comfy.model_base.Flux):
         return None
     dm = base.diffusion_model
@@ -75,7 +78,6 @@ def require_family(model, family: ModelFamily, node: str) -> None:
 
 LATENT_CHANNELS, MASK_CHANNELS = 16, 64
 GUARD_KEY = "acepp_conditioning_guard"
-COND_GUARD_KEY = "acepp_conditioning_guard_on_cond"
 
 
 def image_channels(family: ModelFamily) -> int:
@@ -83,58 +85,74 @@ def image_channels(family: ModelFamily) -> int:
     return family.value - LATENT_CHANNELS - MASK_CHANNELS
 
 
-def check_sampling(guider, family: ModelFamily | None) -> None:
-    """Before the first step: the conditioning's image latent must fit the model being sampled (`family`;
-    None = find it from the guider's model)."""
-    if family is None:
-        family = model_family(guider.model_patcher)
-        if family is None:
-            raise AcePlusError(
-                f"the sampler's model is {describe_model(guider.model_patcher)} but its conditioning comes from ACE++ "
-                "Fill/FFT Conditioning; connect the same model you gave the conditioning node to KSampler's model.")
-    for conds in guider.conds.values():
-        for cond in conds or []:
-            latent = cond.get("concat_latent_image")
-            # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
-            channels = latent.shape[1] if latent is not None else LATENT_CHANNELS
-            if channels != image_channels(family):
-                made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels),
-                                "another model")
-                raise AcePlusError(
-                    f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
-                    f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
-                    "only fits FLUX.1-Fill-dev).")
+def check_latent_fits(family: ModelFamily, channels: int) -> None:
+    """Before the first step: a conditioning image latent of `channels` must fit the sampled model's `family`."""
+    if channels != image_channels(family):
+        made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels), "another model")
+        raise AcePlusError(
+            f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
+            f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
+            "only fits FLUX.1-Fill-dev).")
 
 
 def guard_conditioning(model, family: ModelFamily) -> None:
-    """Make `model` (a patcher this pack owns) check its conditioning before sampling starts.
+    """Make `model` (a patcher this pack's loaders return) check its conditioning before sampling starts.
 
-    The conditioning nodes of this pack check the model they are given, but a user can wire ComfyUI's stock
-    InpaintModelConditioning, or sample a different model than the one conditioned. Without this the
-    mismatch surfaces as a matrix-shape error inside the first sampling step.
+    The conditioning nodes of this pack check the model they are given and carry a SamplingCheck, but a user
+    can wire ComfyUI's stock InpaintModelConditioning to a model of the pack. Without this the mismatch
+    surfaces as a matrix-shape error inside the first sampling step. A patcher wrapper is no hook: it costs
+    neither Dynamic VRAM nor a reload, and clones (the non-dynamic delegate included) keep it.
     """
     def check_before_sampling(executor, *args, **kwargs):
-        check_sampling(executor.class_obj, family)
+        for conds in executor.class_obj.conds.values():
+            for cond in conds or []:
+                latent = cond.get("concat_latent_image")
+                # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
+                check_latent_fits(family, latent.shape[1] if latent is not None else LATENT_CHANNELS)
         return executor(*args, **kwargs)
 
     if GUARD_KEY not in model.wrappers.get(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, {}):
         model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, GUARD_KEY, check_before_sampling)
 
 
-def _check_sampled_model(executor, *args, **kwargs):
-    check_sampling(executor.class_obj, None)
-    return executor(*args, **kwargs)
+class SamplingCheck(comfy.controlnet.ControlBase):
+    """Carried by every ACE++ conditioning in ComfyUI's per-conditioning `control` slot, where ComfyUI calls
+    `pre_run(model, ...)` with the model being sampled once before the first step: the conditioning checks the
+    sampled model, whichever loader made it (a stock Load Diffusion Model's too).
 
+    Why not a hook group (comfy.hooks): since ComfyUI 0.16 a conditioning with hooks makes the sampler swap a
+    Dynamic VRAM model for a non-dynamic copy reloaded from disk. This adds no hooks, no model and no memory,
+    and contributes no control: each step it passes on whatever a ControlNet applied before it gives.
+    """
 
-def guard_hooks():
-    """A hook group for the pack's conditioning: ComfyUI registers its OUTER_SAMPLE wrapper on whichever model
-    samples this conditioning (a stock UNETLoader's too), for that sampling only. Nothing global is patched."""
-    hook = comfy.hooks.TransformerOptionsHook(
-        transformers_dict={"wrappers": {comfy.patcher_extension.WrappersMP.OUTER_SAMPLE:
-                                        {COND_GUARD_KEY: [_check_sampled_model]}}})
-    group = comfy.hooks.HookGroup()
-    group.add(hook)
-    return group
+    def __init__(self, channels: int, previous=None):
+        super().__init__()
+        self.channels = channels
+        self.set_previous_controlnet(previous)
+
+    def pre_run(self, model, percent_to_timestep_function):
+        family = model_family(model)
+        if family is None:
+            raise AcePlusError(
+                f"the sampler's model is {describe_model(model)} but its conditioning comes from ACE++ Fill/FFT "
+                "Conditioning; connect the same model you gave the conditioning node to KSampler's model.")
+        check_latent_fits(family, self.channels)
+        super().pre_run(model, percent_to_timestep_function)
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+        if self.previous_controlnet is None:
+            return None
+        return self.previous_controlnet.get_control(x_noisy, t, cond, batched_number, transformer_options)
+
+    def copy(self):
+        return SamplingCheck(self.channels, self.previous_controlnet)
+
+    def deepclone_multigpu(self, load_device, autoregister=False):
+        previous = self.previous_controlnet
+        clone = SamplingCheck(self.channels, previous.deepclone_multigpu(load_device) if previous else None)
+        if autoregister:
+            self.multigpu_clones[load_device] = clone
+        return clone
 
 
 def find_model_file(folder: str, name: str, download: ModelFile | None = None) -> str:
@@ -157,6 +175,16 @@ def find_model_file(folder: str, name: str, download: ModelFile | None = None) -
 def load_state_dict(path: str) -> dict:
     try:
         return comfy.utils.load_torch_file(path, safe_load=True)
+    except Exception as e:  # a truncated or corrupt download: say so instead of a safetensors traceback
+        raise AcePlusError(f"could not read '{os.path.basename(path)}' ({type(e).__name__}: {e}). The file is "
+                           "probably corrupt or incompletely downloaded; download it again.") from e
+
+
+def stored_dtypes(path: str) -> set[str]:
+    """The dtypes a safetensors file stores its tensors in ("BF16", "F8_E4M3", ...), from its header alone."""
+    try:
+        with safetensors.safe_open(path, framework="pt") as f:
+            return {f.get_slice(key).get_dtype() for key in f.keys()}
     except Exception as e:  # a truncated or corrupt download: say so instead of a safetensors traceback
         raise AcePlusError(f"could not read '{os.path.basename(path)}' ({type(e).__name__}: {e}). The file is "
                            "probably corrupt or incompletely downloaded; download it again.") from e
@@ -210,10 +238,13 @@ RELEASED = "(released file for the vertical)"
 class LoraLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_LoraLoader",
             display_name="ACE++ LoRA Loader",
             category=CATEGORY,
+            search_aliases=("ACE++ LoRA", "Flux Fill LoRA", "portrait LoRA", "subject LoRA", "local editing LoRA",
+                            "in-context LoRA", "try-on", "face swap"),
+            advanced=("on_mismatch",),
             description="Applies an ACE++ LoRA (portrait, subject or local editing) to FLUX.1-Fill-dev through "
                         "ComfyUI's own patching (the loaded model is cloned, never changed). Checks that the model "
                         "is FLUX.1-Fill-dev and that every LoRA tensor lands on a layer, instead of ComfyUI's "
@@ -269,10 +300,11 @@ FFT_DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32, "default": None}
 class FFTLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_FFTLoader",
             display_name="ACE++ FFT Loader",
             category=CATEGORY,
+            search_aliases=("ACE FFT", "ACE++ FFT model", "ace_plus_fft", "instruction editing", "in-context"),
             description="Loads the ACE++ FFT model (ace_plus_fft.safetensors, 448 input channels) with ComfyUI's "
                         "stock diffusion-model loader and checks it: no global model list is patched. Use it with "
                         "ACE++ FFT Conditioning.",
@@ -301,18 +333,19 @@ class FFTLoader(io.ComfyNode):
                                "bf16, or fp32 if your GPU has no bf16.")
         path = find_model_file("diffusion_models", unet_name, MODEL_FILES["fft"])
         dtype = FFT_DTYPES[weight_dtype]  # a known choice: the schema check ran first
-        sd = load_state_dict(path)
-        stored = {t.dtype for t in sd.values() if t.is_floating_point()}
+        stored = stored_dtypes(path)
         try:
-            model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype} if dtype else {})
+            # ComfyUI's own path-based loader: it passes the file's metadata on, and records how to load the file
+            # again, which is how current cores make a non-dynamic copy of a Dynamic VRAM model.
+            model = comfy.sd.load_diffusion_model(path, model_options={"dtype": dtype} if dtype else {})
         except Exception as e:
+            if "Could not detect model type" in str(e):  # ComfyUI's own words for a file of no model it knows
+                raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
+                                   f"ace_plus_fft.safetensors ({MODEL_FILES['fft'].url}).") from None
             raise AcePlusError(f"ComfyUI could not load '{unet_name}' as a diffusion model ({e}).") from e
-        if model is None:
-            raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
-                               f"ace_plus_fft.safetensors ({MODEL_FILES['fft'].url}).")
         require_family(model, ModelFamily.FFT, "ACE++ FFT Loader")
         guard_conditioning(model, ModelFamily.FFT)
-        report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(map(str, stored)))}."
-        if any(d.itemsize == 1 for d in stored):
+        report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(stored))}."
+        if any(d.startswith("F8") for d in stored):
             report += " WARNING: fp8 FFT weights are known to give broken colours; use the bf16 file."
         return io.NodeOutput(model, report, ui=ui.PreviewText(report))

@@ -2,6 +2,7 @@
 from comfy_api.v0_0_2 import io
 
 from ..lcu.stitch import stitch
+from .schema import Schema
 from .types import CATEGORY, Layout
 from .validation import checked
 
@@ -9,10 +10,12 @@ from .validation import checked
 class Stitch(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return Schema(
             node_id="ACEPP_Stitch",
             display_name="ACE++ Stitch Result",
             category=CATEGORY,
+            search_aliases=("stitch", "paste back", "crop and stitch", "inpaint stitch", "composite", "face swap",
+                            "try-on"),
             description="Cuts the exact target panel out of the decoded canvas and returns it at the size the user "
                         "asked for. For edits it is composited into the original edit image through the mask: "
                         "every pixel outside the (grown, feathered) blend mask is the original, bit for bit.",

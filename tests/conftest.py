@@ -136,7 +136,11 @@ def newest_frontend_server(fixtures_dir, tmp_path_factory):
     _FRONTEND_SERVERS.pop("newest", None)
 
 
-@pytest.fixture(scope="module", params=["pinned", "newest"])
+# ACEPP_FRONTENDS (comma-separated, default both): tools/test.sh runs the oldest core with its pinned one only.
+FRONTENDS = [name for name in os.environ.get("ACEPP_FRONTENDS", "pinned,newest").split(",") if name]
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
 def frontend_server(request):
     """The live server of one frontend, as harness.browser.FrontendServer(name, version, server)."""
     from harness import browser
@@ -192,7 +196,36 @@ def frontend(browser, frontend_server):
         page.close()
 
 
+def shared_dir():
+    """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources and ComfyUI-Manager's scanner."""
+    from pathlib import Path
+
+    from harness import REPO_ROOT
+
+    return Path(os.environ.get("ACEPP_SHARED") or REPO_ROOT.parent / "shared")
+
+
+_NOT_RUN: dict[str, list[str]] = {}  # why -> node ids deselected for it
+
+
+def _deselect(config, items, why: str, leave_out) -> None:
+    left_out = [item for item in items if leave_out(item)]
+    if left_out:
+        _NOT_RUN.setdefault(why, []).extend(item.nodeid for item in left_out)
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+
+
 def pytest_collection_modifyitems(config, items):
+    if not shared_dir().is_dir():
+        _deselect(config, items, f"they need {shared_dir()} (ACEPP_SHARED), which this machine lacks",
+                  lambda item: item.get_closest_marker("needs_shared") is not None)
+    core = os.environ.get("ACEPP_CORE", "0.3.75")
+    for item in list(items):
+        marker = item.get_closest_marker("core")
+        if marker is not None and marker.args[0] != core:
+            _deselect(config, items, f"they run on ComfyUI {marker.args[0]} only, not {core}: "
+                      f"{marker.kwargs.get('reason', '')}", lambda other, item=item: other is item)
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "comfy" in names:
@@ -215,6 +248,10 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _NOT_RUN:
+        terminalreporter.section("ACE++ tests not run")
+        for why, ids in _NOT_RUN.items():
+            terminalreporter.write_line(f"{len(ids)} deselected because {why}: " + ", ".join(ids))
     if not _TIMINGS and not os.environ.get("ACEPP_REPORT_MEMORY"):
         return
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB

@@ -128,8 +128,11 @@ class TestFillModel:
         assert dm.txt_in.weight.shape[1] == fx.CONTEXT_DIM and dm.vector_in.in_layer.weight.shape[1] == fx.VEC_DIM
         assert len(dm.double_blocks) == fx.DOUBLE_BLOCKS and len(dm.single_blocks) == fx.SINGLE_BLOCKS
         assert fill_model.model.model_config.unet_config["guidance_embed"] is True
-        # every weight ComfyUI built comes from the file and nothing in the file is left over
-        assert set(dm.state_dict()) == _file_keys(fixtures_dir / "diffusion_models" / fx.FILL_MODEL)
+        # every weight ComfyUI built comes from the file and nothing in the file is left over (under the names the
+        # core gives them: current cores rename the RMSNorm `scale` to `weight`)
+        file_keys = _file_keys(fixtures_dir / "diffusion_models" / fx.FILL_MODEL)
+        assert set(dm.state_dict()) == set(fill_model.model.model_config.process_unet_state_dict(
+            dict.fromkeys(file_keys)))
         assert all(torch.isfinite(p.detach()).all() for p in dm.parameters())
 
     @pytest.mark.parametrize("lora_name", sorted(fx.GOOD_LORAS) + [fx.UNMAPPABLE_LORA])
@@ -242,7 +245,8 @@ def test_live_server_rejects_unknown_node_type(live_server):
     answer = err.value.details
     assert err.value.code == 7 and answer["status"] == 400
     assert answer["node_errors"] == {}  # present, and empty: the prompt itself is rejected
-    assert answer["error"]["type"] == "invalid_prompt"
+    # 0.3.75 calls it an invalid prompt, current cores a missing node type
+    assert answer["error"]["type"] in ("invalid_prompt", "missing_node_type")
     assert "ACEPP_DoesNotExist" in answer["error"]["message"]
 
 

@@ -2,8 +2,9 @@
 
 web/presets.json, the one table of presets, is checked against tools/workflow_specs.py (the bundled workflows'
 recipes) without a browser. In headless Debian Chromium against the real ComfyUI frontend of a live server, the
-frontend ComfyUI 0.3.75 pins and the newest one (fixture `frontend_server`; harness.browser), with the bundled
-Subject Editing workflow and its sample inputs uploaded by the pack's own command:
+frontend the core pins (1.32.9 on ComfyUI 0.3.75, 1.45.21 on v0.28.2) and the newest one (fixture
+`frontend_server`; harness.browser), with the bundled Subject Editing workflow and its sample inputs uploaded by
+the pack's own command:
 
 * the preview follows the widgets: for several token_budget / crop_to_context / context_margin combinations
   (set as the widgets' own callbacks set them; crop_to_context once by a real click on its switch in the Vue node
@@ -15,6 +16,9 @@ Subject Editing workflow and its sample inputs uploaded by the pack's own comman
 * every task preset sets the canvas, conditioning and LoRA widgets to its recipe (web/presets.json) and says
   what it changed; in the Vue renderer by a real pick in the node's dropdown;
 * the preview and the preset menu are out of the prompt and the saved widgets_values;
+* the canvas node's advanced inputs (marked by a core whose io has the mark) are out of sight in the Vue node
+  renderer until its "Show advanced inputs" is clicked (frontend 1.39.0 on), every input shows elsewhere, and a
+  preset still sets them;
 * screenshots (pytest's tmp dir; with ACEPP_SAVE_SCREENSHOTS=1 the pinned frontend's Vue one also goes to
   web/docs/images/layout_preview.png, shown by the README and by the node's help page in ComfyUI).
 """
@@ -363,6 +367,72 @@ def test_preview_and_presets_in_the_vue_node_renderer(frontend, frontend_server,
             DOC_SHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, DOC_SHOT)
         assert shot.stat().st_size < 300_000
+        assert not fe.extension_errors(), fe.extension_errors()
+    finally:
+        fe.set_setting("Comfy.VueNodes.Enabled", False)
+
+
+# Inputs a node marks advanced (V3 `advanced=True`: ComfyUI 0.28.2's io has it, 0.3.75's not; nodes/schema.py)
+# are folded under the node's "Show advanced inputs" by the Vue node renderer from frontend 1.39.0 on: its bundle
+# is the first with the setting Comfy.Node.AlwaysShowAdvancedWidgets (declared `versionAdded: 1.39.0`) and the
+# button's strings; 1.38.0 has neither (1.38.14, a later patch release, got both). The classic canvas renderer of
+# 1.45.21 and 1.58.1 still draws every widget, a core node's advanced inputs too.
+ADVANCED_SINCE = (1, 39, 0)
+
+
+def visible_widget_text(fe, node_id: int) -> str:
+    """The text the Vue node renderer shows on a node, its layout preview left out."""
+    return fe.page.evaluate("""(id) => {
+        const root = document.querySelector(`[data-node-id='${id}']`);
+        return [...(root?.querySelectorAll('*') ?? [])]
+          .filter((el) => !el.children.length && el.checkVisibility() && !el.closest('.acepp-layout-preview'))
+          .map((el) => el.textContent).join('\\n');
+    }""", node_id)
+
+
+def test_advanced_inputs_are_collapsed_until_asked_for(frontend, frontend_server):
+    """Vue node renderer: the canvas node's advanced inputs are out of sight until its "Show advanced inputs" is
+    clicked (where the core marks them and the frontend folds them; elsewhere every input shows), and the preview
+    and the preset menu work either way."""
+    fe = frontend
+    info = get_json(fe.server.base_url, "/object_info/ACEPP_CanvasBuilder")["ACEPP_CanvasBuilder"]
+    specs = {**info["input"]["required"], **(info["input"].get("optional") or {})}
+    advanced = [n for n, spec in specs.items()
+                if len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("advanced")]
+    folds = bool(advanced) and tuple(int(p) for p in fe.version.split(".")[:3]) >= ADVANCED_SINCE
+    fe.set_setting("Comfy.VueNodes.Enabled", True)
+    try:
+        workflow = load_with_samples(fe, WORKFLOW)
+        frame(fe, [CANVAS])
+        node = fe.page.locator(f"[data-node-id='{CANVAS}']")
+        wait_for_text(fe, "Canvas 640 × 256")
+        widgets = fe.js("return app.graph.getNodeById(arg).widgets.map((w) => [w.name, !!w.options?.advanced]);",
+                        CANVAS)
+        names = [name for name, _ in widgets if name not in PACK_WIDGETS]
+        show = node.get_by_role("button", name="Show advanced inputs")
+        shown = visible_widget_text(fe, CANVAS)
+        where = f"{fe.name} {fe.version}"
+        if not folds:  # a core without the mark (0.3.75), or a frontend before 1.39.0: every input in sight
+            assert [name for name in names if name not in shown] == [], (where, shown)
+            assert show.count() == 0, where
+        else:
+            assert [name for name, flag in widgets if flag] == advanced, (where, widgets)
+            assert [name for name in advanced if name in shown] == [], (where, shown)
+            assert [name for name in names if name not in advanced and name not in shown] == [], (where, shown)
+            show.click()
+            fe.page.wait_for_function("""([id, names]) => {
+                const text = document.querySelector(`[data-node-id='${id}']`)?.innerText ?? '';
+                return names.every((name) => text.includes(name));
+            }""", arg=[CANVAS, advanced], timeout=10_000)
+            assert "Canvas 640 × 256" in preview(fe)["text"]
+            assert node.get_by_role("button", name="Hide advanced inputs").count() == 1, where
+        # The preset menu and the preview, with the advanced inputs folded away: keep_pixels_rate is one of them.
+        preset = next(p for p in PRESETS if p["model"] == "fft")
+        set_widget(fe, CANVAS, "keep_pixels_rate", 0.5)
+        set_widget(fe, CANVAS, PRESET_WIDGET, preset["label"])
+        shown_preview = wait_for_text(fe, f"Preset {preset['label']}:")
+        assert widget_values(fe, CANVAS)["keep_pixels_rate"] == preset["canvas"]["keep_pixels_rate"], shown_preview
+        check_display_only(fe, workflow)
         assert not fe.extension_errors(), fe.extension_errors()
     finally:
         fe.set_setting("Comfy.VueNodes.Enabled", False)

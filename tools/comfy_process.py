@@ -68,7 +68,9 @@ class EmbeddedComfy(ComfyProcess):
             if self.models_dir is not None:
                 (self.base / "models").symlink_to(self.models_dir, target_is_directory=True)
         self.log_path = self.log_path_given or self.base / "comfyui.log"
-        self.args = ("--cpu", "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:")
+        # No API nodes: they only reach paid online services, and importing them is a third of a current core's start.
+        self.args = ("--cpu", "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:",
+                     "--disable-api-nodes")
         self.announce(f"[ACE++] starting ComfyUI ({self.comfy_root})"
                       + (f" with models from {self.models_dir}" if self.models_dir else ""))
         return super().start()

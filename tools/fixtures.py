@@ -107,15 +107,16 @@ def _linear(spec: dict, name: str, out_f: int, in_f: int, bias: bool = True) -> 
         spec[f"{name}.bias"] = ((out_f,), "normal")
 
 
-def flux_spec(in_channels: int) -> dict:
-    """Every tensor of a FLUX.1-dev-style transformer (ComfyUI key names, no prefix)."""
+def flux_spec(in_channels: int, *, double_blocks: int = DOUBLE_BLOCKS, single_blocks: int = SINGLE_BLOCKS) -> dict:
+    """Every tensor of a FLUX.1-dev-style transformer (ComfyUI key names, no prefix); the depth defaults to the
+    tiny fixture's (FLUX.1 itself: 19 double + 38 single blocks, as tools/gpu_check.py builds it)."""
     s: dict = {}
     _linear(s, "img_in", HIDDEN, in_channels)
     for emb, width in (("time_in", 256), ("vector_in", VEC_DIM), ("guidance_in", 256)):
         _linear(s, f"{emb}.in_layer", HIDDEN, width)
         _linear(s, f"{emb}.out_layer", HIDDEN, HIDDEN)
     _linear(s, "txt_in", HIDDEN, CONTEXT_DIM)
-    for i in range(DOUBLE_BLOCKS):
+    for i in range(double_blocks):
         for stream in ("img", "txt"):
             p = f"double_blocks.{i}.{stream}"
             _linear(s, f"{p}_mod.lin", 6 * HIDDEN, HIDDEN)
@@ -125,7 +126,7 @@ def flux_spec(in_channels: int) -> dict:
             _linear(s, f"{p}_attn.proj", HIDDEN, HIDDEN)
             _linear(s, f"{p}_mlp.0", MLP, HIDDEN)
             _linear(s, f"{p}_mlp.2", HIDDEN, MLP)
-    for i in range(SINGLE_BLOCKS):
+    for i in range(single_blocks):
         p = f"single_blocks.{i}"
         _linear(s, f"{p}.linear1", 3 * HIDDEN + MLP, HIDDEN)
         _linear(s, f"{p}.linear2", HIDDEN, HIDDEN + MLP)
@@ -200,14 +201,15 @@ def taef1_spec() -> dict:
     return s
 
 
-def lora_modules() -> list[str]:
-    """The 13 kohya module names an ACE++ LoRA covers on the tiny model (img_in never)."""
+def lora_modules(*, double_blocks: int = DOUBLE_BLOCKS, single_blocks: int = SINGLE_BLOCKS) -> list[str]:
+    """The kohya module names an ACE++ LoRA covers (img_in never): 10 per double block and 3 per single block,
+    13 on the tiny model."""
     mods = []
-    for i in range(DOUBLE_BLOCKS):
+    for i in range(double_blocks):
         for m in ("img_attn_qkv", "img_attn_proj", "txt_attn_qkv", "txt_attn_proj", "img_mlp_0",
                   "img_mlp_2", "txt_mlp_0", "txt_mlp_2", "img_mod_lin", "txt_mod_lin"):
             mods.append(f"lora_unet_double_blocks_{i}_{m}")
-    for i in range(SINGLE_BLOCKS):
+    for i in range(single_blocks):
         for m in ("linear1", "linear2", "modulation_lin"):
             mods.append(f"lora_unet_single_blocks_{i}_{m}")
     return mods

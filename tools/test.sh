@@ -1,24 +1,59 @@
 #!/usr/bin/env bash
-# Sets everything up (venv, ComfyUI, tiny fixtures; all cached per machine) and runs the whole test suite.
-# Extra arguments go to pytest (e.g. `bash tools/test.sh tests/lcu -k stitch`).
+# Sets everything up (venvs, ComfyUI cores, tiny fixtures; all cached per machine) and runs the test suite.
 #
-# The suite tests what users get: tools/pack.py builds the Comfy Registry archive of this checkout with
-# the real `comfy node pack` (honouring .comfyignore) and installs it the way ComfyUI-Manager does into
-# a scratch ComfyUI/custom_nodes/aceplusplus-lcu. The ComfyUI tests load the pack from there
-# (ACEPP_PACK_DIR), and tests/test_shipping.py inspects the archive itself (ACEPP_ARCHIVE).
-# Both are deleted when the run ends.
+#   bash tools/test.sh                      the whole suite on every core this machine can provision:
+#                                           with ../shared (ACEPP_SHARED): everything on ComfyUI v0.28.2 (what
+#                                           users run), then the ComfyUI tests of OLDEST_CORE_TESTS on 0.3.75
+#                                           (the oldest core the pack claims); without it, everything on 0.3.75
+#   bash tools/test.sh tests/lcu -k stitch  extra arguments go to pytest, on the newest core provisioned
+#   ACEPP_CORE=0.3.75 bash tools/test.sh    everything on one core (0.3.75 or 0.28.2)
+#   COMFYUI_DIR=/path/to/ComfyUI bash tools/test.sh   everything on any ComfyUI checkout
+#
+# Each run tests what users get: tools/pack.py builds the Comfy Registry archive of this checkout with the
+# real `comfy node pack` (honouring .comfyignore) and installs it the way ComfyUI-Manager does into a scratch
+# ComfyUI/custom_nodes/aceplusplus-lcu. The ComfyUI tests load the pack from there (ACEPP_PACK_DIR), and
+# tests/test_shipping.py inspects the archive itself (ACEPP_ARCHIVE). Both are deleted when the run ends.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/runtime.sh"
-cd "$ACEPP_ROOT"
-"$ACEPP_PYTHON" tools/fixtures.py
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${ACEPP_SHARED:-$root/../shared}"
 
-acepp_work="$(mktemp -d "${TMPDIR:-/tmp}/acepp-pack.XXXXXX")"
-trap 'rm -rf "$acepp_work"' EXIT
-"$ACEPP_PYTHON" tools/pack.py prepare "$acepp_work"
-export ACEPP_ARCHIVE="$acepp_work/node.zip"
-export ACEPP_PACK_DIR="$acepp_work/ComfyUI/custom_nodes/aceplusplus-lcu"
+# On the oldest core: the in-process node tests, the live workflow, bad-input and client tests, and the
+# browser tests on the frontend that core pins (ACEPP_FRONTENDS=pinned).
+OLDEST_CORE_TESTS=(tests/nodes tests/test_workflows.py tests/test_bad_inputs.py tests/test_client.py
+                   tests/test_live_generation.py tests/test_web_preview.py tests/test_web_reports.py
+                   tests/test_web_samples.py)
 
-if [ -f tools/browser_setup.sh ]; then
+# run_suite CORE PYTEST_ARGS...: provision CORE and run pytest on it (a subshell: nothing leaks between cores).
+run_suite() (
+  local core="$1"
+  shift
+  if [ -n "$core" ]; then export ACEPP_CORE="$core"; fi
+  source "$root/tools/runtime.sh"
+  cd "$root"
+  echo "[ACE++ test] ComfyUI $ACEPP_CORE ($ACEPP_COMFY_ROOT): pytest $*"
+  "$ACEPP_PYTHON" tools/fixtures.py
+  work="$(mktemp -d "${TMPDIR:-/tmp}/acepp-pack.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
+  "$ACEPP_PYTHON" tools/pack.py prepare "$work"
+  export ACEPP_ARCHIVE="$work/node.zip"
+  export ACEPP_PACK_DIR="$work/ComfyUI/custom_nodes/aceplusplus-lcu"
   bash tools/browser_setup.sh
+  "$ACEPP_PYTHON" tools/manager.py venv >/dev/null  # ComfyUI-Manager's own venv (tests/test_manager.py), cached
+  start=$SECONDS
+  "$ACEPP_PYTHON" -m pytest "$@"
+  echo "[ACE++ test] ComfyUI $ACEPP_CORE: pytest took $((SECONDS - start)) s"
+)
+
+if [ -n "${COMFYUI_DIR:-}" ] || [ -n "${ACEPP_CORE:-}" ]; then
+  run_suite "" "$@"
+elif [ ! -f "$shared/comfyui/comfyui-0.28.2.tar.gz" ]; then
+  echo "[ACE++ test] no $shared/comfyui/comfyui-0.28.2.tar.gz: testing on ComfyUI 0.3.75 only"
+  run_suite 0.3.75 "$@"
+elif [ "$#" -gt 0 ]; then
+  run_suite 0.28.2 "$@"
+else
+  total=$SECONDS
+  run_suite 0.28.2
+  ACEPP_FRONTENDS=pinned run_suite 0.3.75 "${OLDEST_CORE_TESTS[@]}"
+  echo "[ACE++ test] both cores: $((SECONDS - total)) s"
 fi
-"$ACEPP_PYTHON" -m pytest "$@"

@@ -340,3 +340,62 @@ def spec_to_api(spec: dict) -> dict:
         out[nid] = {"inputs": inputs, "class_type": node["class_type"],
                     "_meta": {"title": node.get("title", node["class_type"])}}
     return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Subgraph blueprints: subgraphs/<name>.json, which current ComfyUI cores serve from every custom-node folder
+# (app/subgraph_manager.py: custom_nodes/*/subgraphs/*.json at GET /global_subgraphs) and the frontend lists in
+# its node library under "Subgraph Blueprints" (named by the file). Dropped on the canvas, one is one node: a
+# subgraph whose inputs and outputs are the spec's `inputs` and `outputs`. Each input feeds the inner inputs in
+# its `to` list (a socket, or a widget shown on the node, as ComfyUI's own blueprints promote them); the inner
+# nodes use the official ACE++ settings, node ids by role as in the workflows.
+
+def _edit_blueprint() -> dict:
+    nodes = {
+        PROMPT: N("CLIPTextEncode", "Instruction (prompt)", text=""),
+        NEGATIVE: N("CLIPTextEncode", "Negative (unused at cfg 1)", text=""),
+        GUIDE: N("FluxGuidance", "FluxGuidance 50 (ACE++)", conditioning=(PROMPT, 0), guidance=GUIDANCE),
+        CANVAS: N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", width=1024, height=1024, token_budget=TOKEN_BUDGET,
+                  reference_sizing="resize", keep_pixels_rate=KEEP_PIXELS_RATE, crop_to_context=False,
+                  context_margin=CONTEXT_MARGIN, reference_share=1.0, resampling="antialiased",
+                  regions=_REGIONS.DEFAULT_REGION_MODE, merge_distance=_REGIONS.DEFAULT_MERGE_DISTANCE,
+                  min_region_area=_REGIONS.DEFAULT_MIN_REGION_AREA, max_regions=_REGIONS.DEFAULT_MAX_REGIONS),
+        COND: N("ACEPP_FillConditioning", "ACE++ Fill Conditioning", positive=(GUIDE, 0), negative=(NEGATIVE, 0),
+                canvas=(CANVAS, 0), canvas_mask=(CANVAS, 1), repainting_scale=1.0, noise_mask=False),
+        SAMPLER_ID: N("KSampler", "KSampler (ACE++: 28 steps, cfg 1, euler/normal)", seed=SEED, steps=STEPS,
+                      cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER, positive=(COND, 0), negative=(COND, 1),
+                      latent_image=(COND, 2), denoise=DENOISE),
+        DECODE: N("VAEDecode", samples=(SAMPLER_ID, 0)),
+        STITCH: N("ACEPP_Stitch", "ACE++ Stitch Result (full size)", image=(DECODE, 0), layout=(CANVAS, 2), grow=0,
+                  feather=0, color_match=False),
+    }
+    inputs = [
+        {"name": "model", "to": [(COND, "model"), (SAMPLER_ID, "model")]},
+        {"name": "clip", "to": [(PROMPT, "clip"), (NEGATIVE, "clip")]},
+        {"name": "vae", "to": [(COND, "vae"), (DECODE, "vae")]},
+        {"name": "edit_image", "to": [(CANVAS, "edit_image")]},
+        {"name": "mask", "to": [(CANVAS, "mask")]},
+        {"name": "reference", "to": [(CANVAS, "reference")]},
+        {"name": "more_references", "to": [(CANVAS, "more_references")]},
+        {"name": "text", "label": "prompt", "to": [(PROMPT, "text")]},
+        {"name": "repainting_scale", "to": [(COND, "repainting_scale")]},
+        {"name": "crop_to_context", "to": [(CANVAS, "crop_to_context")]},
+        {"name": "seed", "to": [(SAMPLER_ID, "seed")]},
+        {"name": "steps", "to": [(SAMPLER_ID, "steps")]},
+    ]
+    return {
+        "id": "edit", "name": "ACE++ Edit (FLUX Fill)", "category": "ACE++",
+        "description": "The ACE++ edit chain in one node: ACE++ Canvas, ACE++ Fill Conditioning (FluxGuidance 50), "
+                       "KSampler (28 steps, cfg 1), VAE Decode and ACE++ Stitch. Connect FLUX.1-Fill-dev with an "
+                       "ACE++ LoRA (ACE++ LoRA Loader) to model, the text encoders to clip, the FLUX VAE, the photo "
+                       "and its mask, and the reference (try-on, logo paste, face swap) or none (local editing); "
+                       "type the instruction. Out comes the photo at full size, unchanged outside the mask.",
+        "search_aliases": ["ACE Plus", "ACE++", "LCU", "in-context", "try-on", "face swap", "logo paste",
+                           "local editing", "inpaint"],
+        "nodes": nodes, "inputs": inputs,
+        "outputs": [{"name": "image", "from": (STITCH, 0)}, {"name": "blend_mask", "from": (STITCH, 1)}],
+    }
+
+
+BLUEPRINTS: dict[str, dict] = {spec["id"]: spec for spec in (_edit_blueprint(),)}
+

@@ -2,7 +2,8 @@
 them for drift, and convert any frontend-saved UI workflow to the API format (the converter ComfyUI lacks).
 
     python tools/workflows.py build [--server URL | --embedded]   write workflows/<title>.json, .jpg,
-                                                                  api/<id>.json, api/index.json
+                                                                  api/<id>.json, api/index.json and the
+                                                                  subgraph blueprints subgraphs/<name>.json
     python tools/workflows.py check [--server URL | --embedded]   exit 1 listing every drift
     python tools/workflows.py convert UI.json [--server URL | --embedded] [-o API.json]
 
@@ -10,7 +11,8 @@ Node schemas come from a running ComfyUI's GET /object_info. --embedded (the def
 given) starts this project's own ComfyUI (tools/runtime.sh: the venv and the ComfyUI it provides) on a free
 local port with a temporary base directory that links this pack into custom_nodes/, and stops it after.
 
-Importable: spec_to_ui(spec, object_info), ui_to_api(ui_workflow, object_info), fetch_object_info(server).
+Importable: spec_to_ui(spec, object_info), spec_to_blueprint(spec, object_info), ui_to_api(ui_workflow,
+object_info), fetch_object_info(server).
 """
 from __future__ import annotations
 
@@ -28,10 +30,13 @@ if str(TOOLS) not in sys.path:
 
 import workflow_specs  # noqa: E402
 from comfy_process import EXIT_SERVER, BlockingSession, ClientError, EmbeddedComfy  # noqa: E402
-from workflow_specs import WORKFLOWS, is_link  # noqa: E402
+from workflow_specs import BLUEPRINTS, WORKFLOWS, is_link  # noqa: E402
 
 ROOT = TOOLS.parent
 WORKFLOWS_DIR = ROOT / "workflows"
+# Subgraph blueprints: ComfyUI serves custom_nodes/<pack>/subgraphs/*.json (app/subgraph_manager.py), the folder
+# beside workflows/.
+BLUEPRINTS_DIR = ROOT / "subgraphs"
 PACK_CNR_ID = "aceplusplus-lcu"  # [project] name in pyproject.toml: the Registry id Manager looks up
 
 
@@ -236,8 +241,15 @@ def _topological(spec: dict) -> list[str]:
     return sorted(spec["nodes"], key=lambda n: (depth[n], int(n) if n.isdigit() else n))
 
 
-def spec_to_ui(spec: dict, object_info: dict) -> dict:
-    """The UI-format workflow (what the frontend saves and loads) for a workflow spec."""
+SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20  # the ids of a subgraph's input and output nodes in its links
+
+
+def _ui_nodes(spec: dict, object_info: dict, boundary: dict | None = None,
+              left: int = 40 + 440 + 70) -> tuple[dict[str, dict], list[list]]:
+    """The UI nodes of a spec (by spec id, laid out in columns from x = `left`) and its links table.
+    `boundary` maps (node id, input name) to the index of the subgraph input that feeds it (a blueprint's
+    inner graph): such a socket counts as connected, and a widget keeps the spec's value."""
+    boundary = boundary or {}
     missing = sorted({n["class_type"] for n in spec["nodes"].values()} - set(object_info))
     if missing:
         raise ValueError(f"{spec['id']}: the server does not know node type(s) {', '.join(missing)} "
@@ -258,11 +270,14 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
         inputs, widget_inputs, values = [], [], []
         for name, ispec, section in entries:
             value = node["inputs"].get(name)
+            bound = boundary.get((nid, name))
             if is_widget(ispec):
                 # Every widget also has an input slot (linked when the widget is driven by a link).
                 entry = {"name": name, "type": input_type(ispec), "widget": {"name": name}, "link": None}
                 if is_link(value):
                     entry["_src"] = value
+                elif bound is not None:
+                    entry["_src"] = (SUBGRAPH_INPUT, bound)
                 widget_inputs.append(entry)
             else:
                 if value is not None and not is_link(value):
@@ -270,6 +285,8 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
                 entry = {"name": name, "type": input_type(ispec), "link": None}
                 if value is not None:
                     entry["_src"] = value
+                elif bound is not None:
+                    entry["_src"] = (SUBGRAPH_INPUT, bound)
                 elif section == "required":
                     raise ValueError(f"{spec['id']}: node {nid} ({ct}) required input '{name}' is not connected")
                 inputs.append(entry)
@@ -314,6 +331,10 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
             if src is None:
                 continue
             src_id, src_slot = src
+            if src_id == SUBGRAPH_INPUT:
+                links.append([len(links) + 1, SUBGRAPH_INPUT, src_slot, ids[nid], slot, entry["type"]])
+                entry["link"] = len(links)
+                continue
             if src_id not in nodes:
                 raise ValueError(f"{spec['id']}: node {nid} links to unknown node {src_id}")
             outputs = nodes[src_id]["outputs"]
@@ -325,10 +346,11 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
             entry["link"] = link_id
             outputs[src_slot]["links"].append(link_id)
 
-    # Layout: one column per graph depth, left to right; the Note left of everything.
+    # Layout: one column per graph depth, left to right (a workflow's Note is left of everything).
     depth = _depths(spec)
-    note_w, gap_x, gap_y, title_h = 440, 70, 46, 30
-    x = 40 + note_w + gap_x
+    gap_x, gap_y, title_h = 70, 46, 30
+    x = left
+
     def source_y(n: str) -> float:  # mean centre height of the nodes feeding n (already placed)
         ys = [nodes[v[0]]["pos"][1] + nodes[v[0]]["size"][1] / 2
               for v in spec["nodes"][n]["inputs"].values() if is_link(v)]
@@ -343,11 +365,19 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
             nodes[n]["pos"] = [x, y]
             y += nodes[n]["size"][1] + gap_y + title_h
         x += max(nodes[n]["size"][0] for n in column) + gap_x
+    return nodes, links
+
+
+def spec_to_ui(spec: dict, object_info: dict) -> dict:
+    """The UI-format workflow (what the frontend saves and loads) for a workflow spec."""
+    nodes, links = _ui_nodes(spec, object_info)
+    ids = {nid: int(nid) for nid in spec["nodes"]}
+    note_w = 440
     note_lines = spec["note"].count("\n") + 1
     note_h = max(400, 18 * note_lines + sum(len(line) // 60 for line in spec["note"].split("\n")) * 18)
     note_id = max(ids.values()) + 1
     note = {"id": note_id, "type": "Note", "pos": [40, 40], "size": [note_w, note_h], "flags": {},
-            "order": len(order), "mode": 0, "inputs": [], "outputs": [], "title": f"Read me: {spec['title']}",
+            "order": len(nodes), "mode": 0, "inputs": [], "outputs": [], "title": f"Read me: {spec['title']}",
             "properties": {}, "widgets_values": [spec["note"]], "color": "#432", "bgcolor": "#653"}
     all_nodes = [nodes[n] for n in sorted(nodes, key=lambda n: ids[n])] + [note]
     # The frontend offers a node's properties.models only when the name is one of its widget values (not so
@@ -372,6 +402,120 @@ def spec_to_ui(spec: dict, object_info: dict) -> dict:
                                                                  "description": spec["description"]}},
         "version": 0.4,
     }
+
+
+# ===================================================================================================
+# blueprint spec -> subgraph blueprint (what the frontend's "Publish subgraph" saves: one subgraph node whose
+# definition holds the inner graph)
+
+
+def _stable_id(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/aceplusplus/comfyui-aceplusplus/" + "/".join(parts)))
+
+
+def blueprint_instance_id(spec: dict) -> int:
+    """The id of the blueprint's one node in its file (the frontend gives it a new one when it is dropped)."""
+    return max(int(nid) for nid in spec["nodes"]) + 1
+
+
+def spec_to_blueprint(spec: dict, object_info: dict) -> dict:
+    """The blueprint file for a blueprint spec (tools/workflow_specs.py: BLUEPRINTS)."""
+    boundary: dict[tuple[str, str], int] = {}
+    for index, inp in enumerate(spec["inputs"]):
+        for target in inp["to"]:
+            if target in boundary:
+                raise ValueError(f"blueprint {spec['id']}: {target} is fed by two inputs")
+            boundary[target] = index
+    in_w, gap_x = 160, 70
+    nodes, links = _ui_nodes(spec, object_info, boundary, left=40 + in_w + gap_x)
+    ids = {nid: int(nid) for nid in spec["nodes"]}
+
+    sub_inputs, node_inputs, proxies = [], [], []
+    for index, inp in enumerate(spec["inputs"]):
+        entries = [e for nid, name in inp["to"] for e in nodes[nid]["inputs"] if e["name"] == name]
+        types = {e["type"] for e in entries}
+        if len(entries) != len(inp["to"]) or len(types) != 1:
+            raise ValueError(f"blueprint {spec['id']}: input {inp['name']} feeds {inp['to']} of types {types}")
+        kind = types.pop()
+        widget = "widget" in entries[0]
+        label = {"label": inp["label"]} if inp.get("label") else {}
+        sub_inputs.append({"id": _stable_id("blueprint", spec["id"], "input", inp["name"]), "name": inp["name"],
+                           "type": kind, "linkIds": [l[0] for l in links if l[1] == SUBGRAPH_INPUT and l[2] == index],
+                           "localized_name": inp["name"], **label})
+        node_inputs.append({"name": inp["name"], "type": kind, "link": None, "localized_name": inp["name"], **label,
+                            **({"widget": {"name": inp["name"]}} if widget else {})})
+        if widget:
+            nid, name = inp["to"][0]
+            proxies.append([str(ids[nid]), name])
+    sub_outputs, node_outputs = [], []
+    for index, out in enumerate(spec["outputs"]):
+        nid, slot = out["from"]
+        source = nodes[nid]["outputs"][slot]
+        links.append([len(links) + 1, ids[nid], slot, SUBGRAPH_OUTPUT, index, source["type"]])
+        source["links"].append(len(links))
+        sub_outputs.append({"id": _stable_id("blueprint", spec["id"], "output", out["name"]), "name": out["name"],
+                            "type": source["type"], "linkIds": [len(links)], "localized_name": out["name"]})
+        node_outputs.append({"name": out["name"], "type": source["type"], "links": [], "localized_name": out["name"]})
+
+    inner = [nodes[n] for n in sorted(nodes, key=lambda n: ids[n])]
+    right = max(n["pos"][0] + n["size"][0] for n in inner) + gap_x
+    definition = {
+        "id": _stable_id("blueprint", spec["id"]),
+        "version": 1,
+        "state": {"lastGroupId": 0, "lastNodeId": max(ids.values()), "lastLinkId": len(links), "lastRerouteId": 0},
+        "revision": 0,
+        "config": {},
+        "name": spec["name"],
+        "category": spec["category"],
+        "description": spec["description"],
+        "inputNode": {"id": SUBGRAPH_INPUT, "bounding": [40, 40, in_w, 30 + 20 * len(sub_inputs)]},
+        "outputNode": {"id": SUBGRAPH_OUTPUT, "bounding": [right, 40, 140, 30 + 20 * len(sub_outputs)]},
+        "inputs": sub_inputs,
+        "outputs": sub_outputs,
+        "widgets": [],
+        "nodes": inner,
+        "groups": [],
+        "links": [{"id": l[0], "origin_id": l[1], "origin_slot": l[2], "target_id": l[3], "target_slot": l[4],
+                   "type": l[5]} for l in links],
+        "extra": {},
+    }
+    sockets = sum(1 for i in node_inputs if "widget" not in i)
+    instance = {
+        "id": blueprint_instance_id(spec), "type": definition["id"], "pos": [0, 0],
+        "size": [400, 36 + 22 * max(sockets, len(node_outputs)) + 26 * len(proxies)],
+        "flags": {}, "order": 0, "mode": 0, "inputs": node_inputs, "outputs": node_outputs,
+        "properties": {"proxyWidgets": proxies, "cnr_id": PACK_CNR_ID}, "widgets_values": [], "title": spec["name"],
+    }
+    return {
+        "revision": 0, "last_node_id": instance["id"], "last_link_id": 0, "nodes": [instance], "links": [],
+        "version": 0.4, "definitions": {"subgraphs": [definition]},
+        # The frontend reads the description here first (frontend 1.32 only here), the aliases for a user's blueprint.
+        "extra": {"BlueprintDescription": spec["description"], "BlueprintSearchAliases": spec["search_aliases"]},
+    }
+
+
+def blueprint_api(spec: dict, object_info: dict) -> dict:
+    """The API graph of a dropped blueprint with nothing connected (what ui_to_api makes of the file): its inner
+    nodes as `<node id>:<inner id>`, every widget at its value, every input fed from outside left out."""
+    prefix = f"{blueprint_instance_id(spec)}:"
+    out = {}
+    for nid, node in spec["nodes"].items():
+        inputs = {k: ([prefix + v[0], v[1]] if is_link(v) else v) for k, v in node["inputs"].items()}
+        title = node.get("title") or display_name(object_info, node["class_type"])
+        out[prefix + nid] = {"inputs": inputs, "class_type": node["class_type"], "_meta": {"title": title}}
+    return out
+
+
+def blueprint_path(spec: dict, out_dir: Path = WORKFLOWS_DIR) -> Path:
+    """The blueprint file for the workflows folder `out_dir` (subgraphs/ beside it); the frontend names a blueprint
+    by its file."""
+    return out_dir.parent / BLUEPRINTS_DIR.name / f"{spec['name']}.json"
+
+
+def render_blueprint(spec: dict, object_info: dict) -> tuple[dict, dict]:
+    """(blueprint file, its API graph by ui_to_api)."""
+    blueprint = spec_to_blueprint(spec, object_info)
+    return blueprint, ui_to_api(json.loads(_dump(blueprint)), object_info)
 
 
 # ===================================================================================================
@@ -822,6 +966,15 @@ def build(object_info: dict, out_dir: Path = WORKFLOWS_DIR, log=print) -> list[P
     index = out_dir / "api" / "index.json"
     index.write_text(_dump(workflow_specs.client_index()), encoding="utf-8")
     written.append(index)
+    for bid, spec in BLUEPRINTS.items():
+        blueprint, api = render_blueprint(spec, object_info)
+        if api != blueprint_api(spec, object_info):
+            raise RuntimeError(f"blueprint {bid}: ui_to_api(spec_to_blueprint(spec)) differs from the spec:\n"
+                               + "\n".join(json_diff(blueprint_api(spec, object_info), api)[:20]))
+        path = blueprint_path(spec, out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump(blueprint), encoding="utf-8")
+        written.append(path)
     for path in written:
         log(f"wrote {path.relative_to(out_dir.parent) if out_dir.parent in path.parents else path}")
     return written
@@ -897,6 +1050,19 @@ def check(object_info: dict, out_dir: Path = WORKFLOWS_DIR) -> list[str]:
     for path in sorted(out_dir.glob("*.json")) + sorted((out_dir / "api").glob("*.json")) + sorted(out_dir.glob("*.jpg")):
         if path not in expected_files:
             drifts.append(f"{path.relative_to(out_dir)}: no spec in tools/workflow_specs.py (stale file?)")
+    for bid, spec in BLUEPRINTS.items():
+        path = blueprint_path(spec, out_dir)
+        where = f"{path.parent.name}/{path.name}"
+        blueprint, api = render_blueprint(spec, object_info)
+        drifts += [f"blueprint {bid}: converter: {d}" for d in json_diff(blueprint_api(spec, object_info), api)]
+        if not path.is_file():
+            drifts.append(f"{where}: missing (run: python tools/workflows.py build)")
+        else:
+            drifts += [f"{where}: {d}" for d in json_diff(blueprint, json.loads(path.read_text(encoding="utf-8")))]
+    expected_blueprints = {blueprint_path(spec, out_dir) for spec in BLUEPRINTS.values()}
+    for path in sorted((out_dir.parent / BLUEPRINTS_DIR.name).glob("*.json")):
+        if path not in expected_blueprints:
+            drifts.append(f"{path.parent.name}/{path.name}: no blueprint in tools/workflow_specs.py (stale file?)")
     return drifts
 
 
@@ -943,7 +1109,8 @@ def main(argv=None) -> int:
                     print("  " + line, file=sys.stderr)
                 print("Fix tools/workflow_specs.py or run: python tools/workflows.py build", file=sys.stderr)
                 return 1
-            print(f"{len(WORKFLOWS)} workflows, their API twins and thumbnails are in sync.")
+            print(f"{len(WORKFLOWS)} workflows, their API twins and thumbnails, and {len(BLUEPRINTS)} subgraph "
+                  "blueprint(s) are in sync.")
             return 0
         ui = json.loads(args.ui_file.read_text(encoding="utf-8"))
         api = _with_object_info(args, lambda oi: ui_to_api(ui, oi))

