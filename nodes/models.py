@@ -145,11 +145,11 @@ class SamplingCheck(comfy.controlnet.ControlBase):
         return self.previous_controlnet.get_control(x_noisy, t, cond, batched_number, transformer_options)
 
     def copy(self):
-        return SamplingCheck(self.channels, self.previous_controlnet)
+        return SamplingCheck(self.channels)  # as ComfyUI's own controls: whoever copies links the chain
 
     def deepclone_multigpu(self, load_device, autoregister=False):
-        previous = self.previous_controlnet
-        clone = SamplingCheck(self.channels, previous.deepclone_multigpu(load_device) if previous else None)
+        # No model to clone; ComfyUI clones every link of the chain for each device and links the clones itself.
+        clone = self.copy()
         if autoregister:
             self.multigpu_clones[load_device] = clone
         return clone
@@ -172,12 +172,17 @@ def find_model_file(folder: str, name: str, download: ModelFile | None = None) -
     return path
 
 
+def unreadable(path: str, error: Exception) -> AcePlusError:
+    """A truncated or corrupt download, said so instead of a safetensors traceback."""
+    return AcePlusError(f"could not read '{os.path.basename(path)}' ({type(error).__name__}: {error}). The file is "
+                        "probably corrupt or incompletely downloaded; download it again.")
+
+
 def load_state_dict(path: str) -> dict:
     try:
         return comfy.utils.load_torch_file(path, safe_load=True)
-    except Exception as e:  # a truncated or corrupt download: say so instead of a safetensors traceback
-        raise AcePlusError(f"could not read '{os.path.basename(path)}' ({type(e).__name__}: {e}). The file is "
-                           "probably corrupt or incompletely downloaded; download it again.") from e
+    except Exception as e:
+        raise unreadable(path, e) from e
 
 
 def stored_dtypes(path: str) -> set[str]:
@@ -185,9 +190,8 @@ def stored_dtypes(path: str) -> set[str]:
     try:
         with safetensors.safe_open(path, framework="pt") as f:
             return {f.get_slice(key).get_dtype() for key in f.keys()}
-    except Exception as e:  # a truncated or corrupt download: say so instead of a safetensors traceback
-        raise AcePlusError(f"could not read '{os.path.basename(path)}' ({type(e).__name__}: {e}). The file is "
-                           "probably corrupt or incompletely downloaded; download it again.") from e
+    except Exception as e:
+        raise unreadable(path, e) from e
 
 
 def lora_module_of(key: str, key_map: dict) -> str | None:

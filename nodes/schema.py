@@ -59,7 +59,7 @@ ADVANCED_SUPPORTED = _inputs_take_advanced()
 # Named like io.Schema on purpose: ComfyUI-Manager's scanner takes a V3 node's id from the node_id="..." of a
 # call named Schema inside define_schema (anything else maps the class name instead).
 def Schema(*, node_id: str, inputs: list, advanced: tuple[str, ...] = (), search_aliases: tuple[str, ...] = (),
-                **fields) -> io.Schema:
+           **fields) -> io.Schema:
     """``io.Schema(node_id=..., inputs=..., **fields)`` plus, where this core has them, the search aliases
     (the pack's own first) and the ``advanced`` mark on the inputs named in ``advanced``."""
     names = [inp.id for inp in inputs]

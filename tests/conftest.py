@@ -54,16 +54,11 @@ def pack_archive(tmp_path_factory):
     """The Comfy Registry archive under test: ACEPP_ARCHIVE (built by tools/test.sh), else built now."""
     from pathlib import Path
 
-    from harness import REPO_ROOT
+    from harness import tool_module
 
     if os.environ.get("ACEPP_ARCHIVE"):
         return Path(os.environ["ACEPP_ARCHIVE"])
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("acepp_tools_pack", REPO_ROOT / "tools" / "pack.py")
-    pack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack)
-    return pack.build(tmp_path_factory.mktemp("archive") / "node.zip")
+    return tool_module("pack").build(tmp_path_factory.mktemp("archive") / "node.zip")
 
 
 @pytest.fixture(scope="session")
@@ -196,15 +191,6 @@ def frontend(browser, frontend_server):
         page.close()
 
 
-def shared_dir():
-    """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources and ComfyUI-Manager's scanner."""
-    from pathlib import Path
-
-    from harness import REPO_ROOT
-
-    return Path(os.environ.get("ACEPP_SHARED") or REPO_ROOT.parent / "shared")
-
-
 _NOT_RUN: dict[str, list[str]] = {}  # why -> node ids deselected for it
 
 
@@ -216,16 +202,27 @@ def _deselect(config, items, why: str, leave_out) -> None:
         items[:] = [item for item in items if item not in left_out]
 
 
+def shared_dir():
+    """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources and ComfyUI-Manager's scanner."""
+    from harness import tool_module
+
+    return tool_module("manager").shared_dir()
+
+
 def pytest_collection_modifyitems(config, items):
     if not shared_dir().is_dir():
         _deselect(config, items, f"they need {shared_dir()} (ACEPP_SHARED), which this machine lacks",
                   lambda item: item.get_closest_marker("needs_shared") is not None)
-    core = os.environ.get("ACEPP_CORE", "0.3.75")
-    for item in list(items):
-        marker = item.get_closest_marker("core")
-        if marker is not None and marker.args[0] != core:
-            _deselect(config, items, f"they run on ComfyUI {marker.args[0]} only, not {core}: "
-                      f"{marker.kwargs.get('reason', '')}", lambda other, item=item: other is item)
+    marked = [item for item in items if item.get_closest_marker("core") is not None]
+    if marked:
+        from harness import core_version
+
+        core = core_version()
+        for item in marked:
+            marker = item.get_closest_marker("core")
+            if marker.args[0] != core:
+                _deselect(config, items, f"they run on ComfyUI {marker.args[0]} only, not {core}: "
+                          f"{marker.kwargs.get('reason', '')}", lambda other, item=item: other is item)
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "comfy" in names:

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from client.errors import ClientError
-from harness import load_fixtures_module
+from harness import tool_module
 
-fx = load_fixtures_module()
+fx = tool_module("fixtures")
 W, H = 64, 48
 RELEASED = "(released file for the vertical)"
 CANVAS = "ACE++ Canvas (LCU++)"

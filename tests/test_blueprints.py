@@ -104,7 +104,7 @@ def _workflow_around(blueprint: dict, images: dict[str, str], fx) -> dict:
 def test_the_blueprint_runs_as_one_node(live_server, object_info, tmp_path):
     """The blueprint's node wired to the fixture models and a photo with a mask: ComfyUI runs the chain and the
     photo comes back at its size, unchanged outside the mask."""
-    from harness import load_fixtures_module
+    from harness import tool_module
 
     ref = Image.new("RGB", (48, 64), (200, 120, 60))
     edit = Image.new("RGBA", EDIT_SIZE, (30, 110, 190, 255))
@@ -115,7 +115,7 @@ def test_the_blueprint_runs_as_one_node(live_server, object_info, tmp_path):
     edit.save(tmp_path / "bp_edit.png")
     names = {"reference": live_server.upload_image(tmp_path / "bp_ref.png"),
              "edit": live_server.upload_image(tmp_path / "bp_edit.png")}
-    workflow = _workflow_around(json.loads(FILE.read_text("utf-8")), names, load_fixtures_module())
+    workflow = _workflow_around(json.loads(FILE.read_text("utf-8")), names, tool_module("fixtures"))
     api = W.ui_to_api(workflow, object_info)
     inner = {k: v["class_type"] for k, v in api.items() if k.startswith(f"{W.blueprint_instance_id(SPEC)}:")}
     assert sorted(inner.values()) == sorted(n["class_type"] for n in SPEC["nodes"].values())

@@ -14,7 +14,6 @@ the network: Manager's venv is built from PyPI on first use (tools/manager.py), 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import zipfile
@@ -23,17 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, BaseLayout, import_report
+from harness import REPO_ROOT, BaseLayout, import_report, tool_module
 from harness.server import quick_test
 
 
 @pytest.fixture(scope="module")
 def manager():
-    """tools/manager.py as a module (loaded by path: tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("acepp_tools_manager", REPO_ROOT / "tools" / "manager.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """tools/manager.py as a module."""
+    return tool_module("manager")
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from harness import tool_module
+
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio|triton|pytorch-triton.*|nvidia-.*)$")
-_PIP_NOISE = "is ignored: it is neither a file nor a directory"
 # Versions of kornia's other dependencies in the stand-in environments (each checked against kornia's real
 # Requires-Dist when a case is built, so a change of kornia's metadata fails loudly here).
 OTHER_STAND_INS = {"kornia-rs": "0.2.0", "numpy": "2.4.6", "packaging": "26.3"}
@@ -66,13 +67,20 @@ def _pip(python: Path | str, *args: str) -> subprocess.CompletedProcess:
 def _dry_run(python: Path | str, *requirements: str) -> list[dict]:
     proc = _pip(python, "install", "--dry-run", "--quiet", "--report", "-", *requirements)
     if proc.returncode != 0:
-        stderr = "\n".join(line for line in proc.stderr.splitlines() if _PIP_NOISE not in line)
+        stderr = "\n".join(line for line in proc.stderr.splitlines() if tool_module("pack")._PIP_NOISE not in line)
         pytest.fail(f"pip could not resolve {requirements}:\n{stderr}")
     return json.loads(proc.stdout)["install"]
 
 
 def _names(report: list[dict]) -> dict[str, str]:
     return {_normal(item["metadata"]["name"]): item["metadata"]["version"] for item in report}
+
+
+@functools.lru_cache(maxsize=None)
+def _kornia_releases() -> tuple[Version, ...]:
+    """Every kornia release on the index (``pip index versions``)."""
+    index = _pip(sys.executable, "index", "versions", "kornia").stdout
+    return tuple(Version(v.strip()) for v in index.split("Available versions:")[1].splitlines()[0].split(","))
 
 
 @functools.lru_cache(maxsize=None)
@@ -135,9 +143,8 @@ def test_requirements_admit_every_kornia_comfyui_admits(comfy_root):
     ours = _requirement_lines(ROOT / "requirements.txt")
     assert not [r for r in ours if TORCH_FAMILY.match(_normal(r.name))], ours
     (comfy_kornia,) = [r for r in _requirement_lines(comfy_root / "requirements.txt") if _normal(r.name) == "kornia"]
-    index = _pip(sys.executable, "index", "versions", "kornia").stdout
-    available = [Version(v.strip()) for v in index.split("Available versions:")[1].splitlines()[0].split(",")]
-    refused = [str(v) for v in comfy_kornia.specifier.filter(available) if v not in _pack_requirement("kornia").specifier]
+    refused = [str(v) for v in comfy_kornia.specifier.filter(_kornia_releases())
+               if v not in _pack_requirement("kornia").specifier]
     assert not refused, f"ComfyUI ({comfy_kornia}) admits kornia {refused}, requirements.txt does not"
 
 
@@ -176,9 +183,7 @@ def test_lcu_passes_on_every_kornia_the_requirements_allow(tmp_path, bound):
     """The pack's maths runs on the oldest and the newest kornia that requirements.txt admits (a user's ComfyUI may
     hold any): lcu's own tests, run again with that kornia first on the path (installed without dependencies: the
     runtime's torch, kornia-rs and numpy satisfy every kornia admitted here)."""
-    index = _pip(sys.executable, "index", "versions", "kornia").stdout
-    available = [Version(v.strip()) for v in index.split("Available versions:")[1].splitlines()[0].split(",")]
-    allowed = sorted(v for v in _pack_requirement("kornia").specifier.filter(available) if not v.is_prerelease)
+    allowed = sorted(v for v in _pack_requirement("kornia").specifier.filter(_kornia_releases()) if not v.is_prerelease)
     version = allowed[0] if bound == "oldest" else allowed[-1]
     target = tmp_path / "kornia"
     proc = _pip(sys.executable, "install", "--quiet", "--no-deps", "--target", str(target), f"kornia=={version}")

@@ -9,7 +9,6 @@ tests/test_manager.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -18,19 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, pack_dir
+from harness import REPO_ROOT, pack_dir, tool_module
 
 # Folders whose every git-visible file ships, and single files that ship.
 SHIPPED_DIRS = ("client/", "lcu/", "nodes/", "subgraphs/", "web/", "workflows/")
 SHIPPED_FILES = ("__init__.py", "node_list.json", "pyproject.toml", "requirements.txt", "LICENSE", "README.md")
 DEV_ONLY = ("tests/", "tools/", ".ci/", ".git/", ".github/")
-
-
-def _pack_tools():
-    spec = importlib.util.spec_from_file_location("acepp_tools_pack", REPO_ROOT / "tools" / "pack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _archive_names(archive: Path) -> set[str]:
@@ -45,7 +37,7 @@ def _first_sentence(text: str) -> str:
 # ----------------------------------------------------------------------------------------- the archive
 def test_archive_holds_every_runtime_file_and_no_development_file(pack_archive):
     names = _archive_names(pack_archive)
-    visible = _pack_tools().git_visible_files()
+    visible = tool_module("pack").git_visible_files()
     needed = [n for n in visible if n.startswith(SHIPPED_DIRS) or n in SHIPPED_FILES]
     assert set(SHIPPED_FILES) <= set(visible), "a root file of the pack is missing from the checkout"
     for folder in ("workflows/api/", "nodes/", "lcu/", "web/", "subgraphs/"):

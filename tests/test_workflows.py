@@ -317,9 +317,10 @@ def _frontend_templates() -> list[str]:
 def test_converter_on_frontend_saved_templates(object_info):
     """ComfyUI's own image templates (UI files saved by the real frontend, subgraphs included) convert, and
     every node gets every required input with a value of the declared kind."""
-    assert _frontend_templates(), "no UI workflows in comfyui-workflow-templates-media-image"
+    templates = _frontend_templates()
+    assert templates, "no UI workflows in comfyui-workflow-templates-media-image"
     converted = 0
-    for path in _frontend_templates():
+    for path in templates:
         ui = json.load(open(path, encoding="utf-8"))
         if "nodes" not in ui:
             continue

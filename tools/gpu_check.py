@@ -90,6 +90,7 @@ IMPORT_NAMES = {"pyyaml": "yaml", "pillow": "PIL", "pyopengl": "OpenGL"}
 NOT_NEEDED = {"comfyui_frontend_package", "comfyui_workflow_templates", "comfyui_embedded_docs", "alembic",
               "blake3", "simpleeval", "spandrel", "pydantic_settings", "OpenGL", "comfy_angle"}
 STAND_IN = {"av"}  # imported at start-up, used only for video: an import-only stand-in will do
+STAND_IN_MODULE = Path(__file__).resolve().parent / "stubs" / "acepp_stand_in.py"
 # Imported for real in the preflight (their own dependencies are not in requirements.txt).
 IMPORT_CHECK = ("pydantic", "sqlalchemy", "torchsde", "kornia", "comfy_aimdo", "comfy_kitchen")
 PACK_NEEDS = ("einops", "kornia")
@@ -198,59 +199,6 @@ def resolve_comfy(spec: str | None, work: Path) -> Path:
         if tops[0] != root:
             tops[0].rename(root)
     return root
-
-
-AV_STAND_IN = '''"""Import-only stand-in for PyAV, written by tools/gpu_check.py for a machine without it:
-ComfyUI imports av at start-up; the check reads its images with Pillow. Every name imports; using one raises."""
-import importlib.abc
-import importlib.machinery
-import sys
-import types
-
-
-def _fail(name):
-    raise RuntimeError(f"[ACE++ gpu_check] {name}: PyAV (av) is an import-only stand-in on this machine")
-
-
-class _Meta(type):
-    def __getattr__(cls, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _placeholder(f"{cls.__qualname__}.{attr}")
-
-
-def _placeholder(name):
-    return _Meta(name.rsplit(".", 1)[-1], (), {"__qualname__": name, "__init__": lambda self, *a, **k: _fail(name)})
-
-
-class _Module(types.ModuleType):
-    def __getattr__(self, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        value = _placeholder(f"{self.__name__}.{attr}")
-        setattr(self, attr, value)
-        return value
-
-
-class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname, path, target=None):
-        if fullname.startswith(__name__ + "."):
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = _Module(spec.name)
-        module.__path__ = []
-        return module
-
-    def exec_module(self, module):
-        pass
-
-
-sys.meta_path.insert(0, _Finder())
-sys.modules[__name__].__class__ = _Module
-__version__ = "0.0.0+acepp.gpu_check.stand_in"
-'''
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -821,10 +769,15 @@ def _check(args, cfg: dict, workflows: dict, need: int, work: Path, out_dir: Pat
     probe_path.unlink(missing_ok=True)
     env = {"ACEPP_PROBE_LOG": str(probe_path)}
     if info["stand_in"]:
+        # The project's one stand-in (tools/stubs/acepp_stand_in.py), for these packages only: tools/stubs itself
+        # would also shadow the machine's real torchvision and torchaudio.
         stand_ins = work / "stand_ins"
+        stand_ins.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(STAND_IN_MODULE, stand_ins / STAND_IN_MODULE.name)
         for name in info["stand_in"]:
-            (stand_ins / name).mkdir(parents=True, exist_ok=True)
-            (stand_ins / name / "__init__.py").write_text(AV_STAND_IN, encoding="utf-8")
+            (stand_ins / name).mkdir(exist_ok=True)
+            (stand_ins / name / "__init__.py").write_text(
+                "from acepp_stand_in import stand_in\n\nstand_in(__name__)\n", encoding="utf-8")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(stand_ins), os.environ.get("PYTHONPATH"))))
     cli = (comfy_root / "comfy" / "cli_args.py").read_text(encoding="utf-8")
     server_args = ["--base-directory", str(base), "--database-url", "sqlite:///:memory:", "--front-end-root", str(web)]

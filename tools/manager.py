@@ -61,7 +61,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pack  # noqa: E402  (tools/ is not a package: cache_dir, git_visible_files, _locked)
+import pack  # noqa: E402  (tools/ is not a package: cache_dir, git_visible_files, _locked, _PIP_NOISE)
 
 MANAGER = "comfyui-manager==4.3"
 # comfyui-manager 4.3 with everything it declares (resolved by pip on 2026-12-03), plus aiohttp and the frontend
@@ -81,7 +81,6 @@ PINS = (
     "typing-extensions==4.16.0", "urllib3==2.8.0", "uv==0.13.9", "yarl==1.25.1",
 )
 SCANNER_MODULES = ("git", "github", "requests")  # what manager_scanner.py imports beyond the standard library
-_PIP_NOISE = "is ignored: it is neither a file nor a directory"  # this machine's pip.conf, once per package
 
 
 class ManagerError(RuntimeError):
@@ -91,7 +90,7 @@ class ManagerError(RuntimeError):
 def _run(cmd: list[str], timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kwargs)
     if proc.returncode != 0:
-        stderr = "\n".join(line for line in proc.stderr.splitlines() if _PIP_NOISE not in line)
+        stderr = "\n".join(line for line in proc.stderr.splitlines() if pack._PIP_NOISE not in line)
         raise ManagerError(f"[ACE++ manager] failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
                            f"{proc.stdout[-4000:]}{stderr[-4000:]}")
     return proc

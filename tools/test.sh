@@ -38,7 +38,6 @@ run_suite() (
   export ACEPP_ARCHIVE="$work/node.zip"
   export ACEPP_PACK_DIR="$work/ComfyUI/custom_nodes/aceplusplus-lcu"
   bash tools/browser_setup.sh
-  "$ACEPP_PYTHON" tools/manager.py venv >/dev/null  # ComfyUI-Manager's own venv (tests/test_manager.py), cached
   start=$SECONDS
   "$ACEPP_PYTHON" -m pytest "$@"
   echo "[ACE++ test] ComfyUI $ACEPP_CORE: pytest took $((SECONDS - start)) s"
@@ -53,8 +52,9 @@ elif [ "$#" -gt 0 ]; then
   run_suite 0.28.2 "$@"
 else
   total=$SECONDS
-  # Both venvs (and Manager's) are provisioned side by side first: on a fresh machine that is mostly downloading
-  # and unpacking, and runtime.sh's lock keeps each core's build single.
+  # Both venvs and Manager's (tests/test_manager.py; a run on one core builds it when first used) are provisioned
+  # side by side first: on a fresh machine that is mostly downloading and unpacking, and the locks of runtime.sh
+  # and tools/manager.py keep each build single.
   (export ACEPP_CORE=0.28.2; source "$root/tools/runtime.sh") &
   newest=$!
   (export ACEPP_CORE=0.3.75; source "$root/tools/runtime.sh"; "$ACEPP_PYTHON" "$root/tools/manager.py" venv >/dev/null) &

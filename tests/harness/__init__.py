@@ -18,15 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.process import plain_log
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACK_LINK_NAME = "aceplusplus"
 # ComfyUI tags every node of a custom-node directory with this module name (object_info "python_module").
 PACK_MODULE = f"custom_nodes.{PACK_LINK_NAME}"
 NODE_PREFIX = "ACEPP_"
-# comfy_extras files that fail to import in this runtime for a documented reason (no torchaudio build).
-STOCK_IMPORT_FAILURES = frozenset({"nodes_audio.py", "nodes_audio_encoder.py"})
 
 
 class HarnessSetupError(RuntimeError):
@@ -47,28 +43,34 @@ def comfy_root() -> Path:
     return root
 
 
+def core_version() -> str:
+    """The version of the ComfyUI under test, from its comfyui_version.py ("" for a core without one)."""
+    path = comfy_root() / "comfyui_version.py"
+    found = re.search(r'^__version__\s*=\s*"([^"]+)"', path.read_text("utf-8"), re.M) if path.is_file() else None
+    return found.group(1) if found else ""
+
+
 def pack_dir() -> Path:
     """The node pack linked into custom_nodes: ACEPP_PACK_DIR, else this repository's root."""
     return Path(os.environ.get("ACEPP_PACK_DIR") or REPO_ROOT).resolve()
 
 
-def load_fixtures_module():
-    """tools/fixtures.py as a module (loaded by path: tools/ is not a package)."""
+def tool_module(name: str):
+    """tools/<name>.py as a module, loaded once per process (by path: tools/ is not a package)."""
     import sys
 
-    name = "acepp_tools_fixtures"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / "fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    key = f"acepp_tools_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO_ROOT / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def fixtures_dir() -> Path:
     """Build (or reuse) the cached fixture models and return the models folder."""
-    fx = load_fixtures_module()
+    fx = tool_module("fixtures")
     return fx.ensure_fixtures(os.environ.get("ACEPP_FIXTURES_DIR") or None)
 
 
@@ -164,18 +166,16 @@ _IMPORT_TIME = re.compile(r"^\s*[\d.]+ seconds( \(IMPORT FAILED\))?: (.+?)\s*$",
 
 
 def import_report(log: str) -> dict:
-    """Parse ComfyUI's start-up log.
+    """Parse ComfyUI's start-up log, as plain text (harness.server gives every log so: client.process.plain_log).
 
-    Returns ``{"extras_failed": [...], "unexpected_extras_failed": [...], "custom_nodes": {path: ok}}``:
-    comfy_extras files reported as "IMPORT FAILED: x.py" (and those not in STOCK_IMPORT_FAILURES), and
-    every custom-node directory from the "Import times for custom nodes" table with its success.
+    Returns ``{"extras_failed": [...], "custom_nodes": {path: ok}}``: comfy_extras files reported as "IMPORT
+    FAILED: x.py" (none are expected: the runtime stands in for torchvision and torchaudio, tools/stubs), and every
+    custom-node directory from the "Import times for custom nodes" table with its success.
     """
-    log = plain_log(log)
     extras = _IMPORT_FAILED_EXTRA.findall(log)
     custom = {path: not failed for failed, path in _IMPORT_TIME.findall(log)}
     return {
         "extras_failed": extras,
-        "unexpected_extras_failed": [e for e in extras if e not in STOCK_IMPORT_FAILURES],
         "custom_nodes": custom,
     }
 

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root, plain_log
+from client.process import plain_log
+
+from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402  (tools/ is not a package)

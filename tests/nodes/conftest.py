@@ -3,12 +3,12 @@ import sys
 
 import pytest
 
-from harness import load_fixtures_module
+from harness import tool_module
 
 
 @pytest.fixture(scope="session")
 def fx():
-    return load_fixtures_module()
+    return tool_module("fixtures")
 
 
 @pytest.fixture(scope="session")

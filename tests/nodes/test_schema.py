@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import core_version
+
 DOCS = Path(__file__).resolve().parents[2] / "web" / "docs"
 # The released inputs, in order: never renamed, never moved (tools/workflow_specs.py and saved workflows rely on it).
 RELEASED_INPUTS = {
@@ -47,12 +49,6 @@ def core_has_features() -> tuple[bool, bool]:
     advanced = all("advanced" in inspect.signature(cls.__init__).parameters
                    for cls in (io.Int.Input, io.Float.Input, io.Boolean.Input, io.Combo.Input))
     return aliases, advanced
-
-
-def core_version() -> str:
-    import comfyui_version
-
-    return comfyui_version.__version__
 
 
 def node_info(comfy, node_id: str) -> dict:

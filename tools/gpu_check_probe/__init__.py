@@ -221,6 +221,12 @@ def _wrap_node(execution) -> None:
     execution.execute = wrapper
 
 
+def _keep_prompt_peaks(alloc: int | None, reserved: int | None, used: int | None) -> None:
+    """Raise the prompt's running memory peaks to these (None: not measured)."""
+    for key, value in (("peak_alloc", alloc), ("peak_reserved", reserved), ("device_used", used)):
+        _current[key] = max(_current[key], value or 0)
+
+
 def _wrap_guider(guider_class) -> None:
     set_conds = guider_class.inner_set_conds
 
@@ -248,9 +254,7 @@ def _wrap_guider(guider_class) -> None:
         if cuda:  # keep what the prompt reached before sampling, then measure sampling alone
             _sync()
             before = _peaks()
-            _current["peak_alloc"] = max(_current["peak_alloc"], before["peak_alloc"] or 0)
-            _current["peak_reserved"] = max(_current["peak_reserved"], before["peak_reserved"] or 0)
-            _current["device_used"] = max(_current["device_used"], _device_used())
+            _keep_prompt_peaks(before["peak_alloc"], before["peak_reserved"], _device_used())
             _reset_peaks()
         _current["steps"] = steps = []
         _current["sample_used"] = _device_used() if cuda else None
@@ -268,9 +272,7 @@ def _wrap_guider(guider_class) -> None:
             info.update(_peaks())
             info["device_used"] = _current["sample_used"]
             if cuda:
-                _current["peak_alloc"] = max(_current["peak_alloc"], info["peak_alloc"] or 0)
-                _current["peak_reserved"] = max(_current["peak_reserved"], info["peak_reserved"] or 0)
-                _current["device_used"] = max(_current["device_used"], info["device_used"] or 0)
+                _keep_prompt_peaks(info["peak_alloc"], info["peak_reserved"], info["device_used"])
             _current["steps"] = None
             _emit("sample", **info)
 

@@ -1,11 +1,12 @@
-"""Import-only stand-ins for packages of ComfyUI's requirements that have no CPU build for torch 2.13 on the
-registries this project installs from (torchvision, torchaudio). Used by this project's CPU test/demo runtime
-only, never part of the node pack.
+"""Import-only stand-ins for packages of ComfyUI's requirements that a machine of this project cannot have: no CPU
+build for torch 2.13 on the registries (torchvision, torchaudio: the CPU test/demo runtime), or too large to carry
+to a GPU machine (PyAV: tools/gpu_check.py). Never part of the node pack.
 
 Why: ComfyUI imports them at start-up through model families this pack never uses (0.3.75: Stable Cascade,
 Cosmos, ACE-Step audio; v0.28.2 also the LTX audio VAE, whose module imports torchaudio unconditionally).
-After ``stand_in(name)`` every import of ``name`` or any of its submodules succeeds; touching any attribute
-raises a clear error naming the package to install.
+After ``stand_in(name)`` every import of ``name`` or any of its submodules succeeds and every name in them is a
+placeholder class (so annotations and subclasses at import time work); creating one raises a clear error naming
+the package to install.
 """
 import importlib.abc
 import importlib.machinery
@@ -13,27 +14,32 @@ import sys
 import types
 
 
-class _Unavailable:
-    def __init__(self, name):
-        self._name = name
+def _fail(name: str):
+    raise RuntimeError(f"[ACE++] '{name}' comes from an import-only stand-in of this project's test tooling "
+                       f"(tools/stubs/acepp_stand_in.py); install the real '{name.split('.')[0]}' to use it.")
 
-    def _fail(self, *args, **kwargs):
-        raise RuntimeError(
-            f"[ACE++ runtime] '{self._name}' comes from an import-only stand-in of the CPU test runtime "
-            f"(tools/stubs); install the real '{self._name.split('.')[0]}' to use this ComfyUI feature."
-        )
 
-    __call__ = _fail
+class _PlaceholderType(type):
+    def __getattr__(cls, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _placeholder(f"{cls.__qualname__}.{attr}")
 
-    def __getattr__(self, attr):
-        return _Unavailable(f"{self._name}.{attr}")
+
+def _placeholder(name: str) -> type:
+    """A class standing for ``name``: importable, usable in annotations (``X | None``) and as a base class;
+    creating one (calling it) or any attribute of it raises."""
+    return _PlaceholderType(name.rsplit(".", 1)[-1], (), {"__qualname__": name,
+                                                           "__init__": lambda self, *a, **k: _fail(name)})
 
 
 class _StubModule(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__"):
             raise AttributeError(attr)
-        return _Unavailable(f"{self.__name__}.{attr}")
+        value = _placeholder(f"{self.__name__}.{attr}")
+        setattr(self, attr, value)  # the same placeholder each time: `m.X is m.X`
+        return value
 
 
 class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
