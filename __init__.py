@@ -5,7 +5,7 @@ The node modules are imported when ComfyUI asks for the extension, so this file 
 outside ComfyUI (pytest collects the repository root as a package while testing lcu/). Then, too, the pack
 adds its one HTTP route (POST /acepp/plan, the canvas layout for the frontend's preview: nodes/routes.py) to
 the running server's routes.
-Node IDs (stable forever, prefixed ACEPP_) are listed in nodes/__init__.py.
+Node IDs (stable forever, prefixed ACEPP_) are listed in nodes/extension.py.
 
 On a ComfyUI older than MINIMUM_CORE (without the V3 node API the nodes are written in) the pack registers
 nothing, no frontend extension either, and says so in one line of ComfyUI's log.
@@ -44,7 +44,7 @@ if _MISSING is None:
     WEB_DIRECTORY = "./web"
 
     async def comfy_entrypoint():
-        from .nodes import AcePlusExtension
+        from .nodes.extension import AcePlusExtension
         from .nodes.routes import register_routes
 
         register_routes()

@@ -331,12 +331,6 @@ class BlockingSession:
     def url(self) -> str:
         return self._session.url
 
-    def __getattr__(self, name: str):
-        method = getattr(self._session, name)
-        if not asyncio.iscoroutinefunction(method):
-            return method
-        return lambda *args, **kwargs: self._loop.run_until_complete(method(*args, **kwargs))
-
     def close(self) -> None:
         if not self._loop.is_closed():
             self._loop.run_until_complete(self._session.close())
@@ -347,3 +341,21 @@ class BlockingSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _blocking(name: str):
+    """ComfySession.<name> as a plain call on the BlockingSession's own loop."""
+    method = getattr(ComfySession, name)
+
+    def call(self, *args, **kwargs):
+        return self._loop.run_until_complete(method(self._session, *args, **kwargs))
+
+    call.__name__, call.__qualname__, call.__doc__ = name, f"BlockingSession.{name}", method.__doc__
+    return call
+
+
+# Every request ComfySession makes, each a named method of BlockingSession (listed, so readers and tools see them).
+for _name in ("request", "get_json", "post_json", "check", "object_info", "queue_length", "upload_image", "view",
+              "free", "interrupt", "post_prompt", "history", "listen", "wait"):
+    setattr(BlockingSession, _name, _blocking(_name))
+del _name

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from .errors import AcePlusError
 from .images import to_rgb
-from .layout import AcePlusError
 
-MIN_CONTEXT_PIXELS = 16  # match_color needs at least this much reference weight per image
+MIN_CONTEXT_PIXELS = 16  # colour matching needs at least this much reference weight per image
 _LAB_STD_FLOOR = 1.0  # Lab units added to both standard deviations: a flat region never blows the scale up
 _MAX_STD_SCALE = 4.0  # and the contrast change stays within [1/4, 4]
 _POOL_REACH = 16  # up to this reach a max pool per axis is faster than the logarithmic three-tap passes
@@ -156,7 +156,7 @@ def _weighted_stats(lab: torch.Tensor, weights: torch.Tensor, count: torch.Tenso
 
 @dataclass(frozen=True)
 class ColorTransfer:
-    """A fitted per-channel affine Lab transfer (see match_color); `apply` may run on any part of the image."""
+    """A fitted per-channel affine Lab transfer (see fit_color); `apply` may run on any part of the image."""
 
     g_mean: torch.Tensor  # [B, 3, 1, 1] Lab statistics of the generated image over the reference region
     o_mean: torch.Tensor  # and of the original
@@ -180,17 +180,23 @@ class ColorTransfer:
 
 def fit_color(generated: torch.Tensor, original: torch.Tensor,
               reference_region: torch.Tensor) -> Optional[ColorTransfer]:
-    """The transfer match_color applies, fitted over `reference_region`; None when no image needs a change."""
+    """The colour correction that makes `generated`'s Lab mean/std over `reference_region` match `original`'s there;
+    None when no image needs a change.
+
+    `reference_region` ([B or 1, H, W] weights in 0..1) marks where generated should equal original (the unmasked
+    context that the model regenerated); `original` may have a batch of 1. A per-channel affine Lab transfer,
+    applied with ColorTransfer.apply to any part of the image: an image whose region weighs less than
+    MIN_CONTEXT_PIXELS (16), or whose statistics already agree, is left unchanged (bit for bit)."""
     gen = rearrange(to_rgb(generated), "b h w c -> b c h w")
     ori = rearrange(to_rgb(original), "b h w c -> b c h w").to(device=gen.device)
     weights = _as_masks(reference_region, "reference region").to(device=gen.device)
     batch, _, height, width = gen.shape
     for what, t in (("original", ori), ("reference region", weights)):
         if tuple(t.shape[-2:]) != (height, width):
-            raise AcePlusError(f"match_color: the {what} is {t.shape[-1]}x{t.shape[-2]} but the generated image is "
+            raise AcePlusError(f"colour match: the {what} is {t.shape[-1]}x{t.shape[-2]} but the generated image is "
                                f"{width}x{height}; give both at the same size")
         if t.shape[0] not in (1, batch):
-            raise AcePlusError(f"match_color: the {what} has a batch of {t.shape[0]} but the generated image has "
+            raise AcePlusError(f"colour match: the {what} has a batch of {t.shape[0]} but the generated image has "
                                f"a batch of {batch}; give 1 or {batch}")
     work = torch.float64 if gen.dtype == torch.float64 else torch.float32
     gen_w, ori_w, weights = gen.to(work), ori.to(work), weights.to(work).clamp(0.0, 1.0)
@@ -211,17 +217,3 @@ def fit_color(generated: torch.Tensor, original: torch.Tensor,
     if not bool(change.any()):
         return None
     return ColorTransfer(g_mean=g_mean, o_mean=o_mean, scale=scale, change=change)
-
-
-def match_color(generated: torch.Tensor, original: torch.Tensor, reference_region: torch.Tensor) -> torch.Tensor:
-    """Colour-correct `generated` so its Lab mean/std over `reference_region` match `original`'s there.
-
-    `reference_region` ([B or 1, H, W] weights in 0..1) marks where generated should equal original (the
-    unmasked context that the model regenerated). The per-channel affine Lab transfer is applied to the whole
-    image. An image whose region weighs less than MIN_CONTEXT_PIXELS (16) is returned unchanged, as is one
-    whose statistics already agree (bit for bit). `original` may have a batch of 1. Output in [0, 1].
-    """
-    transfer = fit_color(generated, original, reference_region)
-    if transfer is None:
-        return to_rgb(generated)
-    return transfer.apply(generated)

@@ -7,18 +7,22 @@ canvases, one per region, all of one size.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
 
-from .images import DEFAULT_RESAMPLING, as_image_batch, broadcast_batch, resize_image, to_rgb
-from .layout import AcePlusError, CanvasLayout, EditSource, Rect
+from .errors import AcePlusError
+from .fixes import on_grid, set_to
+from .images import DEFAULT_RESAMPLING, as_image_batch, broadcast_batch, image_problem, resize_image, to_rgb
+from .layout import CanvasLayout, EditSource, Rect
 from .masks import model_mask, normalize_mask
-from .regions import (DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA, DEFAULT_REGION_MODE,
-                      REGION_MODES, batch_regions, common_crops, component_regions, mask_box, region_around)
+from .regions import (CONTEXT_MARGIN_STEP, DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA,
+                      DEFAULT_REGION_MODE, REGION_MODES, batch_regions, common_crops, component_regions, mask_box,
+                      region_around)
 from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX,
-                     PanelPlan, beyond_aspect, centre_crop_aspect, plan_canvas)
+                     PanelPlan, TallerTarget, beyond_aspect, centre_crop_aspect, plan_canvas)
 
 GREY = 0.5
 
@@ -30,13 +34,52 @@ class Canvas:
     layout: CanvasLayout
 
 
-def _shaped(image) -> bool:
-    """An IMAGE tensor ([B, H, W, C] or [H, W, C]) with pixels: its shape is checked without reading them all."""
-    return isinstance(image, torch.Tensor) and image.dim() in (3, 4) and image.numel() > 0
-
-
 def _batched(image: torch.Tensor) -> torch.Tensor:
     return image.unsqueeze(0) if image.dim() == 3 else image
+
+
+def check_edit_size(edit_hw: tuple[int, int]) -> None:
+    """Both sides of the edit image at least one token. Checked before the mask is read or split: no crop, region
+    or widget can make a target of a smaller image, so this is the first message such an image gets."""
+    height, width = edit_hw
+    if height < TOKEN_PX or width < TOKEN_PX:
+        raise AcePlusError(f"the edit image is {width}x{height}; both sides must be at least {TOKEN_PX} px: give a "
+                           "larger edit image.")
+
+
+def taller_generation(width: int) -> TallerTarget:
+    """A reference generation's target gets taller through the height widget (and width, to stay within 4:1)."""
+    def phrase(needed: int) -> str:
+        if needed <= MAX_ASPECT * width:
+            return f"or {set_to(height=needed)}"
+        return f"or {set_to(height=needed, width=math.ceil(needed / MAX_ASPECT))}"
+    return phrase
+
+
+def taller_edit(edit_hw: tuple[int, int], boxes: Optional[Sequence[Rect]], context_margin: Optional[int],
+                several: bool) -> TallerTarget:
+    """An edit's target gets taller through a larger context_margin when it is a crop around `boxes` (the mask's
+    box, or each region's), or by turning the crop off; otherwise only a taller edit image helps. The margin
+    named is the smallest on the widget's grid whose crop (the largest, with several regions: the one the plan
+    is sized by) is tall enough."""
+    height, width = edit_hw
+
+    def crop_height(margin: int) -> int:
+        if several:
+            return max(common_crops(tuple(boxes), margin, height, width), key=lambda r: r.w * r.h).h
+        return region_around(boxes[0], margin, height, width).h
+
+    def phrase(needed: int) -> str:
+        if context_margin is None or not boxes or height < needed:
+            return f"or a taller edit image (at least {needed} px)"
+        margin = context_margin  # a margin of the image's height crops its full height: the loop ends by then
+        while crop_height(margin) < needed:
+            margin = on_grid(margin + 1, 0, CONTEXT_MARGIN_STEP)
+        fix = f"or {set_to(context_margin=margin)}"
+        if not several and not beyond_aspect(height, width):
+            fix += f" (or {set_to(crop_to_context=False)} to use the whole image)"
+        return fix
+    return phrase
 
 
 def needs_mask_box(edit_hw: tuple[int, int], context_margin: Optional[int]) -> bool:
@@ -67,13 +110,13 @@ def aspect_error(edit_hw: tuple[int, int], box: Rect, context_margin: Optional[i
     limit = f"{MAX_ASPECT:g}:1"
     if context_margin is None:
         if not beyond_aspect(tight.h, tight.w):
-            return AcePlusError(f"the edit image is {width}x{height}, beyond the {limit} aspect ACE++ supports; turn "
-                                f"on crop_to_context with context_margin 0 (the area around the mask fits), or crop "
-                                f"the edit image to at most {limit}.")
+            return AcePlusError(f"the edit image is {width}x{height}, beyond the {limit} aspect ACE++ supports; "
+                                f"{set_to(crop_to_context=True, context_margin=0)} (the area around the mask fits), "
+                                f"or crop the edit image to at most {limit}.")
     elif not beyond_aspect(tight.h, tight.w):
         return AcePlusError(f"crop_to_context is on, but with a context_margin of {context_margin} px the area around "
                             f"the mask is beyond the {limit} aspect ACE++ supports inside this {width}x{height} edit "
-                            "image; set context_margin to 0, or crop the edit image.")
+                            f"image; {set_to(context_margin=0)}, or crop the edit image.")
     return AcePlusError(f"the edit image is {width}x{height} and the area around its mask is beyond the {limit} aspect "
                         f"ACE++ supports, even cropped; crop or pad the edit image to at most {limit}.")
 
@@ -92,8 +135,10 @@ def check_generation(mask_given: bool, reference_count: int, target_size: tuple[
     if not reference_count:
         raise AcePlusError("reference generation needs at least one reference image.")
     if beyond_aspect(target_h, target_w):
+        within = (set_to(height=math.ceil(target_w / MAX_ASPECT)) if target_w > target_h
+                  else set_to(width=math.ceil(target_h / MAX_ASPECT)))
         raise AcePlusError(f"width x height is {target_w}x{target_h}, beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
-                           f"supports; set width and height to at most {MAX_ASPECT:g}:1.")
+                           f"supports; {within} (or change both to at most {MAX_ASPECT:g}:1).")
 
 
 def place_reference(reference: torch.Tensor, plan: PanelPlan, canvas_height: int,
@@ -145,23 +190,26 @@ def build_canvas(
     refs = [centre_crop_aspect(as_image_batch(r, f"reference {i + 1}")) for i, r in enumerate(references)]
     per = "image"
     if edit_image is not None:
-        if _shaped(edit_image):
-            # Shape and channels only: the pixels are checked on the part the canvas reads (crop first).
-            as_image_batch(edit_image[..., :1, :1, :], "edit image")
-            edit = to_rgb(_batched(edit_image).float())
-        else:
-            edit = as_image_batch(edit_image, "edit image")  # raises the error that names the problem
+        # Shape and channels only: the pixels are checked on the part the canvas reads (crop first).
+        problem = image_problem(edit_image, "edit image", pixels=False)
+        if problem:
+            raise AcePlusError(problem)
+        edit = to_rgb(_batched(edit_image).float())
         edit_hw = tuple(edit.shape[1:3])
+        check_edit_size(edit_hw)
         if regions == DEFAULT_REGION_MODE:  # one target region
             batch = edit.shape[0]
             soft = normalize_mask(mask, edit)
             box = mask_box(soft) if needs_mask_box(edit_hw, context_margin) else None
             crops = (target_region(edit_hw, box, context_margin),)
             region_masks = (crops[0].slice(soft),)
+            taller = taller_edit(edit_hw, None if box is None else (box,), context_margin, several=False)
         else:
-            crops, region_masks = _split(edit, mask, regions, context_margin or 0, merge_distance,
-                                         min_region_area, max_regions)
+            margin = context_margin or 0
+            crops, region_masks, boxes = _split(edit, mask, regions, margin, merge_distance, min_region_area,
+                                                max_regions)
             batch, per = len(crops), "region"
+            taller = taller_edit(edit_hw, boxes, margin, several=True)
         for crop in crops:
             as_image_batch(crop.slice(edit), "edit image")  # NaN / infinity where the model will look
         target_w, target_h = edit.shape[2], edit.shape[1]
@@ -172,6 +220,7 @@ def build_canvas(
             raise AcePlusError("give an edit image, or a target width and height for reference generation.")
         check_generation(mask is not None, len(refs), target_size, regions)
         target_w, target_h = int(target_size[0]), int(target_size[1])
+        taller = taller_generation(target_w)
         batch = max(r.shape[0] for r in refs)
         crops = (Rect(0, 0, target_w, target_h),)
         dtype = refs[0].dtype
@@ -181,7 +230,7 @@ def build_canvas(
     # One plan for every canvas of the batch, sized by the largest region (the others are resized to its panel).
     largest = max(crops, key=lambda r: r.w * r.h)
     plan = plan_canvas((largest.h, largest.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
-                       reference_sizing, keep_pixels_rate, reference_share)
+                       reference_sizing, keep_pixels_rate, reference_share, taller)
     height = plan.canvas_height
     rects, contents, target_panel = plan.placed()
     panels = [place_reference(ref, panel, height, resampling) for ref, panel in zip(refs, plan.references)]
@@ -205,8 +254,9 @@ def build_canvas(
 
 
 def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: int, merge_distance: int,
-           min_area: int, max_regions: int) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...]]:
-    """(crops, region masks) of several regions of one photo: each region's context, widened to one aspect."""
+           min_area: int, max_regions: int) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...], tuple[Rect, ...]]:
+    """(crops, region masks, the regions' mask boxes) of several regions of one photo: each region's context,
+    widened to one aspect."""
     if edit.shape[0] != 1:
         raise AcePlusError(f"regions {mode} edits several areas of one photo, but the edit image has a batch of "
                            f"{edit.shape[0]}; give one image, or set regions to one.")
@@ -221,4 +271,4 @@ def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: 
                                "batch one region).")
         split = component_regions(normalize_mask(mask, edit), merge_distance, min_area, max_regions)
     crops = common_crops(split.boxes, margin, edit.shape[1], edit.shape[2])
-    return crops, tuple(split.mask_in(i, crop) for i, crop in enumerate(crops))
+    return crops, tuple(split.mask_in(i, crop) for i, crop in enumerate(crops)), split.boxes

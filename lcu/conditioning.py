@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from .images import broadcast_batch, image_problem, mask_problem
-from .layout import AcePlusError
+from .errors import AcePlusError
 
 GREY = 0.5
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 
 from .images import broadcast_batch, check_aspect, mask_problem, resize_image, resize_mask, to_rgb
-from .layout import AcePlusError
+from .errors import AcePlusError
 from .masks import binarize
 
 CONTROL_KINDS = ("gray", "mosaic", "canny")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
-from .layout import AcePlusError
+from .errors import AcePlusError
 
 ASPECT_TOLERANCE = 0.01
 
@@ -34,10 +34,12 @@ def _shape(t) -> str:
     return "x".join(map(str, t.shape)) if isinstance(t, torch.Tensor) else type(t).__name__
 
 
-def image_problem(image, what: str) -> str | None:
+def image_problem(image, what: str, pixels: bool = True) -> str | None:
     """What is wrong with a user's IMAGE ([B, H, W, C], or one [H, W, C] image), None when nothing is.
 
-    The one shape check of the pack: the nodes' input validation and every lcu function use it."""
+    The one shape check of the pack: the nodes' input validation and every lcu function use it. With `pixels`
+    False the pixels are not read (the nodes' check: lcu checks for NaN in the pixels it reads, such as the
+    crop of a large photo the canvas shows)."""
     if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
         return (f"the {what} is not an IMAGE [batch, height, width, channels] (got {_shape(image)}); connect an IMAGE output "
                 "(a MASK needs a 'Convert Mask to Image' node first).")
@@ -49,7 +51,7 @@ def image_problem(image, what: str) -> str | None:
                 "the crop, resize or batch node before it).")
     if channels not in (1, 3, 4):
         return f"the {what} has {channels} channels; connect an RGB (3), greyscale (1) or RGBA (4) image."
-    if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+    if pixels and image.is_floating_point() and not bool(torch.isfinite(image).all()):
         return f"the {what} contains NaN or infinite pixel values; fix or replace the node that made it."
     return None
 

@@ -1,7 +1,8 @@
 """Masks as users really give them, normalised to one meaning: [B, H, W] in 0..1, 1 = generate.
 
 - No mask, LoadImage's 64x64 placeholder (an image without alpha) or an all-zero mask: regenerate the
-  whole target (ACE++ semantics: "no mask" means the whole edit image is the change).
+  whole target (ACE++ semantics: "no mask" means the whole edit image is the change). A faint mask (values,
+  but none at or above 0.5) means the same, with a warning (faint_mask_warning).
 - A mask of another size than its image is resized when the aspect ratio agrees, rejected otherwise.
 - One mask broadcasts over an image batch.
 - The model sees the mask binarised at 0.5; the stitcher blends through the soft mask.
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .images import broadcast_batch, check_aspect, mask_problem, resize_mask
-from .layout import AcePlusError
+from .errors import AcePlusError
 
 PLACEHOLDER_SIZE = 64  # LoadImage returns a 64x64 zero mask when the image has no alpha channel
 
@@ -35,9 +36,33 @@ def model_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.adaptive_max_pool2d(binary.unsqueeze(1), (height, width)).squeeze(1)
 
 
+def is_placeholder_size(mask_hw: tuple[int, int], image_hw: tuple[int, int]) -> bool:
+    """Whether an empty mask of mask_hw is LoadImage's placeholder for an image of image_hw (which then means the
+    whole image whatever its aspect); any other mask must have the image's aspect. The layout preview decides
+    by this too."""
+    return tuple(mask_hw) == (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE) and tuple(image_hw) != tuple(mask_hw)
+
+
 def is_placeholder(mask: torch.Tensor, image_hw: tuple[int, int]) -> bool:
-    return mask.shape[-2:] == (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE) and image_hw != mask.shape[-2:] \
-        and not bool(mask.any())
+    return is_placeholder_size(tuple(mask.shape[-2:]), image_hw) and not bool(mask.any())
+
+
+def faint_mask_warning(mask: Optional[torch.Tensor]) -> Optional[str]:
+    """The warning for a mask that has values but none at or above the 0.5 threshold (in some item): the node
+    reads it as "nothing masked", that is the whole image, which a faint brush stroke rarely means. None when
+    the mask is absent, all zero (the whole image on purpose) or reaches 0.5."""
+    if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3) or mask.numel() == 0:
+        return None
+    items = mask.reshape(-1, *mask.shape[-2:]).flatten(1)
+    faint = (items > 0).any(dim=1) & ~(items >= 0.5).any(dim=1)
+    if not bool(faint.any()):
+        return None
+    first = int(torch.nonzero(faint)[0])
+    which = "the mask" if items.shape[0] == 1 else f"item {first + 1} of the {items.shape[0]} masks"
+    return (f"[ACE++] {which} is everywhere below 0.5 (its highest value is {float(items[first].max()):.2f}), so "
+            "nothing counts as masked and the whole image is regenerated; paint the area to change at 0.5 or "
+            "above (or raise the mask's values, e.g. with a threshold node), or disconnect the mask if the whole "
+            "image is meant.")
 
 
 def normalize_mask(mask: Optional[torch.Tensor], image: torch.Tensor, what: str = "mask",

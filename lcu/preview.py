@@ -1,8 +1,8 @@
 """The layout preview: what the ACE++ Canvas node will build, worked out from sizes and widget values alone.
 
-The frontend's live preview (web/js/preview.js) sends the sizes it knows (references, edit image, the mask's
-bounding box) and the node's widget values to the route POST /acepp/plan (nodes/routes.py), which checks them
-and calls :func:`plan_layout`. No pixel is read here: the geometry comes from the very functions build_canvas
+The frontend's live preview (web/js/gather.js builds the request, plan.js sends it) sends the sizes it knows
+(references, edit image, the mask's bounding box) and the node's widget values to the route POST /acepp/plan
+(nodes/routes.py), which checks them and calls :func:`plan_layout`. No pixel is read here: the geometry comes from the very functions build_canvas
 uses (centre_crop_hw, target_region, plan_canvas), in the same order, and the errors are the ones the node
 raises, so the preview and the run cannot disagree. tests/lcu/test_preview.py compares the two on random sizes.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
-from .canvas import check_generation, needs_mask_box, target_region
+from .canvas import check_edit_size, check_generation, needs_mask_box, taller_edit, taller_generation, target_region
 from .images import DEFAULT_RESAMPLING, check_aspect
 from .layout import Rect
+from .masks import is_placeholder_size
 from .regions import DEFAULT_REGION_MODE
 from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT,
                      MAX_TOKEN_BUDGET, TOKEN_PX, centre_crop_hw, plan_canvas)
@@ -42,15 +43,6 @@ def _rect(r: Rect) -> dict:
     return {"x": r.x, "y": r.y, "w": r.w, "h": r.h}
 
 
-def _box_in_region(box: Rect, region: Rect) -> Optional[Rect]:
-    """The part of `box` inside `region`, in region coordinates."""
-    x0, y0 = max(box.x, region.x), max(box.y, region.y)
-    x1, y1 = min(box.right, region.right), min(box.bottom, region.bottom)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return Rect(x0 - region.x, y0 - region.y, x1 - x0, y1 - y0)
-
-
 def _edit_region(edit_hw: tuple[int, int], mask: MaskInput, context_margin: Optional[int]):
     """(region, box, None) for an edit image as build_canvas finds them (`box`: the mask's bounding box on the edit
     image, None when not known), or (None, None, why) when the region needs a box known only at run."""
@@ -61,7 +53,11 @@ def _edit_region(edit_hw: tuple[int, int], mask: MaskInput, context_margin: Opti
     elif mask == UNKNOWN:
         box = None
     elif mask.box is None:
-        box = whole  # nothing at or above 0.5 (or LoadImage's placeholder): the whole image
+        # Nothing at or above 0.5: the whole image, as the node reads it; its aspect counts unless it is
+        # LoadImage's placeholder (the node refuses an empty mask of another aspect too).
+        if not is_placeholder_size((mask.height, mask.width), edit_hw):
+            check_aspect((mask.height, mask.width), edit_hw, "mask")
+        box = whole
     else:
         check_aspect((mask.height, mask.width), edit_hw, "mask")
         box = mask.box if (mask.height, mask.width) == edit_hw else None  # resized at run: known then
@@ -119,6 +115,7 @@ def plan_layout(
     why) or "at_run" (several regions: their number and layout come from the mask's pixels)."""
     cropped = [centre_crop_hw(h, w) for h, w in reference_hws]
     if edit_hw is not None:
+        check_edit_size(tuple(edit_hw))
         if regions != DEFAULT_REGION_MODE:
             return {"status": "at_run",
                     "message": f"regions is {regions}: every region of the mask gets a canvas of its own; how many "
@@ -127,12 +124,14 @@ def plan_layout(
         if region is None:
             return {"status": "unknown", "message": why}
         target_w, target_h = edit_hw[1], edit_hw[0]
+        taller = taller_edit(tuple(edit_hw), None if box is None else (box,), context_margin, several=False)
     else:
         check_generation(mask is not None, len(cropped), target_size, regions)
         target_w, target_h = int(target_size[0]), int(target_size[1])
         region, box = Rect(0, 0, target_w, target_h), None
+        taller = taller_generation(target_w)
     plan = plan_canvas((region.h, region.w), cropped, token_budget, reference_sizing, keep_pixels_rate,
-                       reference_share)
+                       reference_share, taller)
 
     height = plan.canvas_height
     panels, contents, target_panel = plan.placed()
@@ -145,8 +144,9 @@ def plan_layout(
     px_per_px = min(target_panel.w / region.w, target_panel.h / region.h)
     mask_on_canvas = None
     if box is not None:
-        inside = _box_in_region(box, region)
+        inside = box.intersection(region)
         if inside is not None:  # the mask's box drawn over the target panel (display only)
+            inside = inside.relative_to(region)
             sx, sy = target_panel.w / region.w, target_panel.h / region.h
             left, top = target_panel.x + inside.x * sx, inside.y * sy
             mask_on_canvas = {"x": round(left, 1), "y": round(top, 1), "w": round(inside.w * sx, 1),

@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from kornia.contrib import connected_components
 
-from .layout import AcePlusError, Rect
+from .errors import AcePlusError
+from .fixes import set_to
+from .layout import Rect
 from .sizing import MAX_ASPECT, TOKEN_PX
 
 REGION_MODES = ("one", "connected_components", "mask_batch")
@@ -28,6 +30,7 @@ DEFAULT_MERGE_DISTANCE = 64  # px: components closer than about this join into o
 DEFAULT_MIN_REGION_AREA = 64  # px of binarised mask: smaller components are specks, dropped
 DEFAULT_MAX_REGIONS = 8
 MAX_REGIONS = 64  # the most the canvas node's max_regions widget allows
+CONTEXT_MARGIN_STEP = 8  # the canvas node's context_margin widget: 0 + k * this many px
 GRID_CELLS = 512  # components are labelled on a grid of at most this many cells a side
 FRINGE_PX = 64  # a soft fringe (under 0.5) within about this many px of a region belongs to it
 
@@ -74,7 +77,7 @@ def owned(owner: torch.Tensor, label: int, cell: int, rect: Rect) -> torch.Tenso
 
 def mask_box(mask: torch.Tensor) -> Rect:
     """Bounding box of the binarised [B, H, W] mask over the whole batch (the mask has a pixel at or above 0.5)."""
-    return bounding_box((mask >= 0.5).any(dim=0))
+    return Rect.bounding((mask >= 0.5).any(dim=0))
 
 
 def _span(lo: int, hi: int, minimum: int, limit: int) -> tuple[int, int]:
@@ -101,7 +104,7 @@ def region_around(box: Rect, margin: int, height: int, width: int) -> Rect:
         y0, y1 = _span(y0, y1, math.ceil(w / MAX_ASPECT), height)
     elif h > MAX_ASPECT * w:
         x0, x1 = _span(x0, x1, math.ceil(h / MAX_ASPECT), width)
-    return Rect(x=x0, y=y0, w=x1 - x0, h=y1 - y0)
+    return Rect.spanning(x0, y0, x1, y1)
 
 
 def _label(occupied: torch.Tensor) -> torch.Tensor:
@@ -131,15 +134,6 @@ def _spread(labels: torch.Tensor, support: torch.Tensor, steps: int) -> torch.Te
     return owner[0, 0].long()
 
 
-def bounding_box(hit: torch.Tensor) -> Optional[Rect]:
-    """Bounding box of the True pixels of a [h, w] bool tensor; None when there are none."""
-    rows = torch.nonzero(hit.any(dim=1)).flatten()
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(hit.any(dim=0)).flatten()
-    return Rect(int(cols[0]), int(rows[0]), int(cols[-1]) - int(cols[0]) + 1, int(rows[-1]) - int(rows[0]) + 1)
-
-
 def _reading_order(boxes: list[Rect]) -> list[int]:
     return sorted(range(len(boxes)), key=lambda i: (boxes[i].y, boxes[i].x))
 
@@ -147,7 +141,7 @@ def _reading_order(boxes: list[Rect]) -> list[int]:
 def _check_count(count: int, max_regions: int, why: str) -> None:
     if count > max_regions:
         if count <= MAX_REGIONS:
-            fix = f"raise max_regions to {count} (each region is one canvas of the batch)"
+            fix = f"{set_to(max_regions=count)} (each region is one canvas of the batch)"
         else:
             fix = f"at most {MAX_REGIONS} regions can be sampled in one run"
         raise AcePlusError(f"the mask gives {count} regions{why}, more than max_regions {max_regions}; {fix}, or "
@@ -183,16 +177,16 @@ def component_regions(soft: torch.Tensor, merge_distance: int = DEFAULT_MERGE_DI
     if not kept:
         largest = max(areas.values(), default=0.0)
         raise AcePlusError(f"no region of the mask covers min_region_area ({min_area} px): the largest has "
-                           f"{largest:.0f} px; lower min_region_area to {int(largest)} or less, or paint a larger mask.")
+                           f"{largest:.0f} px; {set_to(min_region_area=int(largest))} (or less), or paint a larger "
+                           "mask.")
     _check_count(len(kept), max_regions, f" (after joining regions closer than merge_distance {merge_distance} px "
                                          f"and dropping those under min_region_area {min_area} px)")
     boxes = []
     for label in kept:
-        cells = bounding_box((labels == label) & (occupied > 0))
-        rect = Rect(cells.x * c, cells.y * c, min(cells.w * c, width - cells.x * c),
-                    min(cells.h * c, height - cells.y * c))
-        tight = bounding_box((rect.slice(soft[:1])[0] >= 0.5) & owned(owner, label, c, rect)[0])
-        boxes.append(Rect(rect.x + tight.x, rect.y + tight.y, tight.w, tight.h))
+        cells = Rect.bounding((labels == label) & (occupied > 0))
+        rect = Rect(cells.x * c, cells.y * c, cells.w * c, cells.h * c).intersection(Rect(0, 0, width, height))
+        tight = Rect.bounding((rect.slice(soft[:1])[0] >= 0.5) & owned(owner, label, c, rect)[0])
+        boxes.append(tight.placed_in(rect))
     order = _reading_order(boxes)
     return RegionSplit(soft=soft[:1], boxes=tuple(boxes[i] for i in order), owner=owner,
                        labels=tuple(kept[i] for i in order), cell=c)
@@ -201,7 +195,7 @@ def component_regions(soft: torch.Tensor, merge_distance: int = DEFAULT_MERGE_DI
 def batch_regions(soft: torch.Tensor, max_regions: int = DEFAULT_MAX_REGIONS) -> RegionSplit:
     """One region per item of a soft mask batch ([N, H, W], every item of the same photo), in batch order."""
     _check_count(soft.shape[0], max_regions, " (one per item of the mask batch)")
-    boxes = tuple(bounding_box(item >= 0.5) for item in soft)
+    boxes = tuple(Rect.bounding(item >= 0.5) for item in soft)
     return RegionSplit(soft=soft, boxes=boxes)
 
 
@@ -224,7 +218,7 @@ def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int) 
     if lo > hi:
         tight_lo, tight_hi = _aspect_range([region_around(b, 0, height, width) for b in boxes], height, width)
         if margin > 0 and tight_lo <= tight_hi:
-            fix = "lower context_margin (0 fits)"
+            fix = set_to(context_margin=0)
         else:
             fix = f"crop or pad the photo to at most {MAX_ASPECT:g}:1, or paint the regions less wide"
         raise AcePlusError(f"the regions of this {width}x{height} photo cannot share one aspect within the "

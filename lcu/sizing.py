@@ -8,22 +8,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from .layout import AcePlusError, Rect
+from .errors import AcePlusError
+from .fixes import on_grid, set_to
+from .layout import Rect
 
 TOKEN_PX = 16
 DEFAULT_TOKEN_BUDGET = 4096  # a 1024x1024 canvas
-MAX_TOKEN_BUDGET = 65536  # the most the canvas node's token_budget widget allows (a 4096x4096 canvas)
+# The canvas node's token_budget widget: MIN_TOKEN_BUDGET + k * TOKEN_BUDGET_STEP up to MAX_TOKEN_BUDGET (a
+# 4096x4096 canvas). Messages name budgets on this grid only (lcu.fixes.on_grid).
+MIN_TOKEN_BUDGET = 64
+TOKEN_BUDGET_STEP = 64
+MAX_TOKEN_BUDGET = 65536
 MAX_ASPECT = 4.0  # ACE++ centre-crops inputs beyond 4:1
 REFERENCE_SIZINGS = ("resize", "keep_pixels")
 DEFAULT_KEEP_PIXELS_RATE = 0.8  # what the FFT model is stable with
 # The most of the canvas width the references together may take. 1 = no limit: every reference takes the width its
 # sizing gives it (the reference implementation's behaviour); 0.5 keeps the target at least half the canvas.
 DEFAULT_REFERENCE_SHARE = 1.0
-MIN_REFERENCE_SHARE = 0.05  # the smallest the canvas node's reference_share widget allows
+MIN_REFERENCE_SHARE = 0.05  # the canvas node's reference_share widget: MIN_REFERENCE_SHARE + k * its step, up to 1
+REFERENCE_SHARE_STEP = 0.05
+# "a target at least <n> px tall", said as the change that gives one where the target comes from (the caller
+# knows: the height widget, the crop's context_margin, or the edit image itself).
+TallerTarget = Callable[[int], str]
+
+
+def taller_target_anywhere(height: int) -> str:
+    return f"or a target at least {height} px tall"
 
 
 def floor16(value: float) -> int:
@@ -98,9 +112,10 @@ def beyond_aspect(height: int, width: int) -> bool:
     return max(height, width) > MAX_ASPECT * min(height, width)
 
 
-def too_narrow(th: int, tw: int, extents, reference_hws, token_budget: int, sizing: str) -> str:
+def too_narrow(th: int, tw: int, extents, reference_hws, token_budget: int, sizing: str,
+               taller: TallerTarget = taller_target_anywhere) -> str:
     """Why a panel came out under one token wide, with the change that fixes it: never "raise token_budget"
-    when no budget can help, never a budget above the widget's maximum."""
+    when no budget can help, never a budget above the widget's maximum or off its grid."""
     narrow = [(i, w) for i, (w, _) in enumerate(extents) if w < TOKEN_PX]
     if narrow:
         # Even at full size (scale 1) this reference is under 16 px wide: no budget can help.
@@ -109,10 +124,10 @@ def too_narrow(th: int, tw: int, extents, reference_hws, token_budget: int, sizi
         resized = rw * th / rh  # its width with reference_sizing resize
         if sizing == "keep_pixels" and resized >= TOKEN_PX:
             return (f"reference {i + 1} ({rw}x{rh}) would be only {w:.0f} px wide with keep_pixels (shrunk to "
-                    "keep_pixels_rate x the target height); set reference_sizing to resize, or give a wider reference.")
-        taller = math.ceil(TOKEN_PX * rh / rw)
+                    f"keep_pixels_rate x the target height); {set_to(reference_sizing='resize')}, or give a wider "
+                    "reference.")
         return (f"reference {i + 1} ({rw}x{rh}) would be only {w:.0f} px wide next to a target {th} px tall; give a "
-                f"wider reference, or a target at least {taller} px tall.")
+                f"wider reference, {taller(math.ceil(TOKEN_PX * rh / rw))}.")
     scale = _scale(th, tw, extents, token_budget)
     if not _fits(th, tw, extents, MAX_TOKEN_BUDGET):
         return (f"this canvas is too wide for any token budget (at most {MAX_TOKEN_BUDGET}): a panel would be under "
@@ -121,8 +136,10 @@ def too_narrow(th: int, tw: int, extents, reference_hws, token_budget: int, sizi
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if _fits(th, tw, extents, mid) else (mid, hi)
+    # More budget never makes a panel narrower, so the next budget on the widget's grid fits too.
+    budget = on_grid(hi, MIN_TOKEN_BUDGET, TOKEN_BUDGET_STEP)
     return (f"a token budget of {token_budget} is too small for this canvas: at scale {scale:.3f} a panel would be "
-            f"under {TOKEN_PX} px. Raise token_budget to at least {hi}, or use fewer or less extreme references.")
+            f"under {TOKEN_PX} px; {set_to(token_budget=budget)} (or more), or use fewer or less extreme references.")
 
 
 def _scale(th: int, tw: int, extents, token_budget: int) -> float:
@@ -182,18 +199,20 @@ def _narrowest(plan: CanvasPlan) -> int:
 
 
 def share_too_small(share: float, th: int, tw: int, reference_hws, extents, token_budget: int, sizing: str,
-                    keep_rate: float) -> str:
-    """Why a reference panel came out under one token with this reference_share, naming a share that works."""
-    first = max(MIN_REFERENCE_SHARE, math.ceil(share * 100 - 1e-9) / 100)
-    for step in range(round(first * 100), 101):
-        candidate = step / 100
+                    keep_rate: float, taller: TallerTarget = taller_target_anywhere) -> str:
+    """Why a reference panel came out under one token with this reference_share, naming the smallest share on the
+    widget's grid that works."""
+    why = (f"reference_share {share:g} is too small for these references: a reference panel would be under one "
+           f"{TOKEN_PX} px token;")
+    candidate = on_grid(max(share, MIN_REFERENCE_SHARE), MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
+    while candidate < 1.0:
         if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate)) >= TOKEN_PX:
-            if candidate >= 1.0:
-                return (f"reference_share {share:g} is too small for these references: a reference panel would be "
-                        f"under one {TOKEN_PX} px token. Set reference_share to 1 (no limit).")
-            return (f"reference_share {share:g} is too small for these references: a reference panel would be under "
-                    f"one {TOKEN_PX} px token. Set reference_share to at least {candidate:g} (1 = no limit).")
-    return too_narrow(th, tw, extents, reference_hws, token_budget, sizing) + " Set reference_share to 1 (no limit) too."
+            return f"{why} {set_to(reference_share=candidate)} (or more; 1 = no limit)."
+        candidate = on_grid(candidate + REFERENCE_SHARE_STEP / 2, MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
+    if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, 1.0)) >= TOKEN_PX:
+        return f"{why} {set_to(reference_share=1)} (no limit)."
+    why_not = too_narrow(th, tw, extents, reference_hws, token_budget, sizing, taller).rstrip(".")
+    return f"{why_not}; {set_to(reference_share=1)} (no limit) too."
 
 
 def plan_canvas(
@@ -203,12 +222,14 @@ def plan_canvas(
     reference_sizing: str = "resize",
     keep_pixels_rate: float = DEFAULT_KEEP_PIXELS_RATE,
     reference_share: float = DEFAULT_REFERENCE_SHARE,
+    taller: TallerTarget = taller_target_anywhere,
 ) -> CanvasPlan:
     """Panel sizes for a target of target_hw (what the target panel must show) and the references.
 
     Every panel boundary is on the 16 px grid; each reference's content keeps its own aspect inside its panel
     (the rest is padded grey). reference_share < 1 shrinks the references so that together they take at most
-    that fraction of the canvas width."""
+    that fraction of the canvas width. `taller` says how this caller's target gets taller (for the message when a
+    reference would be under one token wide next to it)."""
     th, tw = target_hw
     if th < TOKEN_PX or tw < TOKEN_PX:
         raise AcePlusError(f"the target is {tw}x{th}; both sides must be at least {TOKEN_PX} px: give a larger "
@@ -231,6 +252,6 @@ def plan_canvas(
     if _narrowest(plan) < TOKEN_PX:
         if reference_share < 1.0:
             raise AcePlusError(share_too_small(reference_share, th, tw, reference_hws, extents, token_budget,
-                                               reference_sizing, keep_pixels_rate))
-        raise AcePlusError(too_narrow(th, tw, extents, reference_hws, token_budget, reference_sizing))
+                                               reference_sizing, keep_pixels_rate, taller))
+        raise AcePlusError(too_narrow(th, tw, extents, reference_hws, token_budget, reference_sizing, taller))
     return plan

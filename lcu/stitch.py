@@ -5,27 +5,30 @@ official ComfyUI port skips the resize and returns results shrunk, ali-vilab/ACE
 composites that region into the original edit image through the blend mask, so every pixel outside the
 (grown, feathered) blend mask is bit-identical to the input.
 
-The cost of stitch follows the mask, not the photo: the blend mask can only be non-zero within
-max(grow, 0) + feather pixels of the user's mask, so the target panel is resized back, the blend mask grown
-and feathered, and the pixels mixed only inside that box (plus the pixels the filters read); colour
-statistics come from a ring of COLOR_RING pixels of context around it; everything else is the original,
-copied once.
+The cost of stitch follows the mask, not the photo, even a scattered one: the blend mask can only be non-zero
+within max(grow, 0) + feather pixels of the user's mask, and where the mask's areas lie far apart (two blemishes
+on opposite corners) the photo between them is never worked on. blend_boxes splits the mask's non-zero pixels
+into areas at least 2 (reach + COLOR_RING) px apart, each with its own box; in each box the target panel is
+resized back, the blend mask grown and feathered (reading the pixels the filters need) and the pixels mixed.
+The result equals the whole-image computation within float rounding, however the mask splits. Colour matching
+takes each area's statistics from a ring of COLOR_RING px of context around that area's own box (areas whose
+rings would overlap are one area), so each area is corrected by the drift around it. Everything else is the
+original, copied once.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from einops import einsum
 
 from .blend import _whole, blend_mask, fit_color, grow_mask
-from .images import as_image_batch, resize_image
-from .layout import AcePlusError, CanvasLayout, Rect
+from .errors import AcePlusError
+from .images import as_image_batch, broadcast_batch, resize_image
+from .layout import CanvasLayout, Rect
 from .masks import binarize
-from .regions import bounding_box
 
-COLOR_RING = 128  # px of unmasked context around the blend box that colour matching takes its statistics from
+COLOR_RING = 128  # px of unmasked context around an area's blend box that colour matching takes its statistics from
 _CONTEXT_GAP = 2  # the context for colour matching starts this many px outside the blend mask
 
 
@@ -126,39 +129,21 @@ def resize_window(image: torch.Tensor, height: int, width: int, window: Rect,
 
 # --- the bounded stitch -----------------------------------------------------------------------------------
 
-def repeat_to(t: torch.Tensor, batch: int, what: str) -> torch.Tensor:
-    if t.shape[0] == batch:
-        return t
-    if batch % t.shape[0] == 0:
-        return t.repeat_interleave(batch // t.shape[0], dim=0)
-    raise AcePlusError(f"{batch} decoded images cannot be matched to {t.shape[0]} {what}s; sample one latent "
-                       f"per {what} (or a multiple of that many).")
-
-
-def nonzero_box(mask: torch.Tensor, grow_by: int) -> Optional[Rect]:
-    """Bounding box of the non-zero pixels of a [B, H, W] mask (over the batch), grown by `grow_by` and
-    clamped to the mask; None when the mask is all zero. One read of the mask."""
-    box = bounding_box((mask > 0).any(dim=0))
-    return None if box is None else expand(box, grow_by, mask.shape[1], mask.shape[2])
-
-
-def expand(rect: Rect, by: int, height: int, width: int) -> Rect:
-    """`rect` grown by `by` px on every side, clamped to [0, width) x [0, height)."""
-    x0, y0 = max(0, rect.x - by), max(0, rect.y - by)
-    x1, y1 = min(width, rect.right + by), min(height, rect.bottom + by)
-    return Rect(x0, y0, x1 - x0, y1 - y0)
-
-
-def inner(rect: Rect, outer: Rect) -> Rect:
-    """`rect` in the coordinates of `outer` (which contains it)."""
-    return Rect(rect.x - outer.x, rect.y - outer.y, rect.w, rect.h)
+def blend_boxes(mask: torch.Tensor, reach: int) -> tuple[Rect, ...]:
+    """The boxes where the blend mask of a [B, H, W] soft mask, grown and feathered by `reach` px in all, can be
+    non-zero: the mask's non-zero pixels (over the batch) split into areas at least 2 (reach + COLOR_RING) px apart
+    (Rect.clusters), each area's bounding box grown by `reach` and clamped to the mask, in reading order. The boxes,
+    and the rings of COLOR_RING px around them, are pairwise disjoint; none when the mask is all zero."""
+    height, width = mask.shape[1], mask.shape[2]
+    areas = Rect.clusters((mask > 0).any(dim=0), 2 * (reach + COLOR_RING))
+    return tuple(area.grown(reach, height, width) for area in areas)
 
 
 def _blend_in(soft: torch.Tensor, box: Rect, grow: int, feather: int) -> torch.Tensor:
     """blend_mask(soft, grow, feather) inside `box`, computed from the pixels within |grow| + feather of it
     (every value in the box depends on those only, so it equals the whole-mask computation)."""
-    work = expand(box, abs(grow) + feather, soft.shape[1], soft.shape[2])
-    return inner(box, work).slice(blend_mask(work.slice(soft), grow=grow, feather=feather))
+    work = box.grown(abs(grow) + feather, soft.shape[1], soft.shape[2])
+    return box.relative_to(work).slice(blend_mask(work.slice(soft), grow=grow, feather=feather))
 
 
 def stitch(
@@ -172,7 +157,8 @@ def stitch(
 
     For reference generation the result is the target panel at the requested size and the blend mask is
     all ones. For edits, pixels where the blend mask is 0 are copied from the original, bit for bit; the work
-    is bounded to the box where the blend mask can be non-zero (see the module's docstring). A layout of
+    is bounded to the boxes where the blend mask can be non-zero, one per area of the mask, and colour matching
+    corrects each area by the drift on a ring of context around it (see the module's docstring). A layout of
     several regions composites decoded item i into region i of the one photo, in the layout's order: where
     grown masks touch, a later region blends over the earlier ones.
     """
@@ -187,8 +173,8 @@ def stitch(
     batch, dtype = decoded.shape[0], decoded.dtype
     regions = layout.target_regions
     if len(regions) == 1:
-        original = repeat_to(layout.source.image, batch, "edit image").to(dtype)
-        masks = (repeat_to(layout.source.region_masks[0], batch, "edit image").to(dtype),)
+        original = broadcast_batch(layout.source.image, batch, "edit image", per="decoded image").to(dtype)
+        masks = (broadcast_batch(layout.source.region_masks[0], batch, "mask", per="decoded image").to(dtype),)
         panels = (layout.target_panel.slice(decoded),)
     else:
         if batch != len(regions):
@@ -211,31 +197,31 @@ def stitch(
 
 def _stitch_region(result: torch.Tensor, blend: torch.Tensor, original: torch.Tensor, panel: torch.Tensor,
                    region: Rect, soft_region: torch.Tensor, grow: int, feather: int, color_match: bool) -> None:
-    """Blend one region's generated `panel` into `result` (and its blend mask into `blend`), in place, inside the
-    box where the region's blend mask is non-zero; colour statistics come from the untouched `original`."""
-    # The blend may grow and feather outward, but never beyond the region the model saw.
-    box = nonzero_box(soft_region, max(grow, 0) + feather)
-    if box is None:
-        return
-    box_blend = _blend_in(soft_region, box, grow, feather)
+    """Blend one region's generated `panel` into `result` (and its blend mask into `blend`), in place, area by area
+    (blend_boxes); colour statistics come from the untouched `original`."""
     original_region = region.slice(original)
-    if color_match:
-        # The model regenerated the unmasked context too; its colour drift there is what gets corrected,
-        # measured on a ring of context around the box (the whole region when the region is that small).
-        ring = expand(box, COLOR_RING, region.h, region.w)
-        ring_blend = box_blend.new_zeros(box_blend.shape[0], ring.h, ring.w)
-        inner(box, ring).slice(ring_blend)[...] = box_blend
-        context = 1.0 - binarize(grow_mask(ring_blend, _CONTEXT_GAP))
-        generated_ring = resize_window(panel, region.h, region.w, ring)
-        transfer = fit_color(generated_ring, ring.slice(original_region), context)
-        generated = inner(box, ring).slice(generated_ring)
-        if transfer is not None:
-            generated = transfer.apply(generated)
-    else:
-        generated = resize_window(panel, region.h, region.w, box)
-    placed = Rect(region.x + box.x, region.y + box.y, box.w, box.h)
-    below = placed.slice(result)
-    weight = box_blend.unsqueeze(-1)
-    below[...] = torch.where(weight > 0, below * (1.0 - weight) + generated * weight, below)
-    covered = placed.slice(blend)
-    covered[...] = covered * (1.0 - box_blend) + box_blend
+    # The blend may grow and feather outward, but never beyond the region the model saw.
+    for box in blend_boxes(soft_region, max(grow, 0) + feather):
+        box_blend = _blend_in(soft_region, box, grow, feather)
+        if color_match:
+            # The model regenerated the unmasked context too; its colour drift there is what gets corrected,
+            # measured on a ring of context around this area (the whole region when the region is that small).
+            # No other area's box reaches into the ring (blend_boxes keeps them apart).
+            ring = box.grown(COLOR_RING, region.h, region.w)
+            inside = box.relative_to(ring)
+            ring_blend = box_blend.new_zeros(box_blend.shape[0], ring.h, ring.w)
+            inside.slice(ring_blend)[...] = box_blend
+            context = 1.0 - binarize(grow_mask(ring_blend, _CONTEXT_GAP))
+            generated_ring = resize_window(panel, region.h, region.w, ring)
+            transfer = fit_color(generated_ring, ring.slice(original_region), context)
+            generated = inside.slice(generated_ring)
+            if transfer is not None:
+                generated = transfer.apply(generated)
+        else:
+            generated = resize_window(panel, region.h, region.w, box)
+        placed = box.placed_in(region)
+        below = placed.slice(result)
+        weight = box_blend.unsqueeze(-1)
+        below[...] = torch.where(weight > 0, below * (1.0 - weight) + generated * weight, below)
+        covered = placed.slice(blend)
+        covered[...] = covered * (1.0 - box_blend) + box_blend

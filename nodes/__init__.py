@@ -1,18 +1,4 @@
-"""ComfyUI adapters of the pack: thin V3 nodes over lcu/ (the mathematics) and ComfyUI's own machinery."""
-from typing_extensions import override
+"""ComfyUI adapters of the pack: thin V3 nodes over lcu/ (the mathematics) and ComfyUI's own machinery.
 
-from comfy_api.v0_0_2 import ComfyExtension, io
-
-from .canvas import AddReference, CanvasBuilder
-from .control import ControlMap
-from .conditioning import FFTConditioning, FillConditioning
-from .models import FFTLoader, LoraLoader
-from .stitch import Stitch
-
-NODES = [LoraLoader, FFTLoader, AddReference, CanvasBuilder, ControlMap, FillConditioning, FFTConditioning, Stitch]
-
-
-class AcePlusExtension(ComfyExtension):
-    @override
-    async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return list(NODES)
+Importing this package imports nothing of ComfyUI, so tools read `nodes.catalog` without one; the node list
+is in `extension.py`, imported when ComfyUI asks for the extension."""

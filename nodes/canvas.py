@@ -1,16 +1,17 @@
 """Canvas nodes: gather references, build the LCU++ canvas and show what the model will receive."""
+import logging
+
 import torch
 from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.canvas import build_canvas
-from ..lcu.images import DEFAULT_RESAMPLING, RESAMPLINGS
-from ..lcu.regions import (DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA, DEFAULT_REGION_MODE,
-                           MAX_REGIONS, REGION_MODES)
-from ..lcu.sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
-                          MIN_REFERENCE_SHARE, REFERENCE_SIZINGS)
+from ..lcu.masks import faint_mask_warning
+from ..lcu.settings import DEFAULTS, CanvasSettings, setting_choices, setting_range
 from .schema import Schema
 from .types import CATEGORY, Layout, References
 from .validation import checked
+
+log = logging.getLogger(__name__)
 
 MASK_TINT = torch.tensor([1.0, 0.1, 0.1])
 
@@ -21,15 +22,16 @@ def mask_overlay(canvas: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return canvas * (1.0 - m) + MASK_TINT.to(canvas) * m
 
 
-def canvas_settings(width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context, context_margin,
-                    reference_share, resampling, regions) -> dict:
-    """The canvas node's widget values as lcu's canvas settings (build_canvas and the layout preview's plan)."""
-    return dict(
-        target_size=(width, height), token_budget=token_budget, reference_sizing=reference_sizing,
-        keep_pixels_rate=keep_pixels_rate, reference_share=reference_share, resampling=resampling, regions=regions,
-        # Several regions are always cropped to their context (the regions tooltip says so).
-        context_margin=context_margin if crop_to_context or regions != DEFAULT_REGION_MODE else None,
-    )
+def setting_input(name: str, tooltip: str, optional: bool = False) -> io.Input:
+    """The widget of canvas setting `name`, its default and range or choices from the settings record."""
+    default, choices, grid = getattr(DEFAULTS, name), setting_choices(name), setting_range(name)
+    if choices is not None:
+        return io.Combo.Input(name, options=list(choices), default=default, tooltip=tooltip, optional=optional)
+    if grid is None:
+        return io.Boolean.Input(name, default=default, tooltip=tooltip, optional=optional)
+    number = io.Int if isinstance(default, int) else io.Float
+    return number.Input(name, default=default, min=grid.min, max=grid.max, step=grid.step, tooltip=tooltip,
+                        optional=optional)
 
 
 class AddReference(io.ComfyNode):
@@ -86,70 +88,58 @@ class CanvasBuilder(io.ComfyNode):
                                tooltip="The image to edit. Leave empty for reference generation (then width and "
                                        "height set the size of the new image)."),
                 io.Mask.Input("mask", optional=True,
-                              tooltip="Where to generate on the edit image (1 = generate). Empty, all-zero or "
-                                      "LoadImage's placeholder = the whole image. A mask of another size with the "
+                              tooltip="Where to generate on the edit image (1 = generate; values at or above 0.5 "
+                                      "count as masked). Empty, all-zero, everywhere below 0.5 (a warning says so) "
+                                      "or LoadImage's placeholder = the whole image. A mask of another size with the "
                                       "same aspect ratio is resized; another aspect ratio is an error."),
-                io.Int.Input("width", default=1024, min=16, max=8192, step=1,
-                             tooltip="Width of the image to generate when there is no edit image (exactly this "
-                                     "size comes out of ACE++ Stitch)."),
-                io.Int.Input("height", default=1024, min=16, max=8192, step=1,
-                             tooltip="Height of the image to generate when there is no edit image."),
-                io.Int.Input("token_budget", default=DEFAULT_TOKEN_BUDGET, min=64, max=MAX_TOKEN_BUDGET, step=64,
-                             tooltip="Most FLUX tokens (16x16 px cells) for the WHOLE canvas, references included. "
-                                     "4096 = a 1024x1024 canvas. Larger is sharper but slower and needs more "
-                                     "memory; the canvas is only ever shrunk, never enlarged."),
-                io.Combo.Input("reference_sizing", options=list(REFERENCE_SIZINGS), default="resize",
-                               tooltip="resize: each reference is scaled to the target height (ACE++ LoRAs). "
-                                       "keep_pixels: references keep their pixels, shrunk only when taller than "
-                                       "keep_pixels_rate x target height, padded grey (ACE++ FFT model)."),
-                io.Float.Input("keep_pixels_rate", default=DEFAULT_KEEP_PIXELS_RATE, min=0.1, max=1.0, step=0.05,
-                               tooltip="keep_pixels only: the tallest a reference may be, as a fraction of the "
-                                       "target height (0.8 is what the FFT model is stable with)."),
-                io.Boolean.Input("crop_to_context", default=False,
-                                 tooltip="Edit only a crop of the edit image around the mask (plus context_margin). "
-                                         "The token cost then follows the masked area, not the photo, so a small "
-                                         "edit on a large photo is generated at full resolution."),
-                io.Int.Input("context_margin", default=128, min=0, max=8192, step=8,
-                             tooltip="crop_to_context only: pixels of surrounding context kept around the mask's "
-                                     "bounding box (clamped to the image)."),
+                setting_input("width", tooltip="Width of the image to generate when there is no edit image (exactly "
+                                       "this size comes out of ACE++ Stitch)."),
+                setting_input("height", tooltip="Height of the image to generate when there is no edit image."),
+                setting_input("token_budget", tooltip="Most FLUX tokens (16x16 px cells) for the WHOLE canvas, "
+                                       "references included. 4096 = a 1024x1024 canvas. Larger is sharper but slower "
+                                       "and needs more memory; the canvas is only ever shrunk, never enlarged."),
+                setting_input("reference_sizing", tooltip="resize: each reference is scaled to the target height "
+                                       "(ACE++ LoRAs). keep_pixels: references keep their pixels, shrunk only when "
+                                       "taller than keep_pixels_rate x target height, padded grey (ACE++ FFT model)."),
+                setting_input("keep_pixels_rate", tooltip="keep_pixels only: the tallest a reference may be, as a "
+                                       "fraction of the target height (0.8 is what the FFT model is stable with)."),
+                setting_input("crop_to_context", tooltip="Edit only a crop of the edit image around the mask (plus "
+                                       "context_margin). The token cost then follows the masked area, not the photo, "
+                                       "so a small edit on a large photo is generated at full resolution."),
+                setting_input("context_margin", tooltip="crop_to_context only: pixels of surrounding context kept "
+                                       "around the mask's bounding box (clamped to the image)."),
                 # Added after the released inputs, optional with defaults: saved workflows stay positional.
-                io.Float.Input("reference_share", default=DEFAULT_REFERENCE_SHARE, min=MIN_REFERENCE_SHARE, max=1.0,
-                               step=0.05, optional=True,
-                               tooltip="The most of the canvas width the references together may take. 1 = no "
-                                       "limit (references at full target height, as in the reference "
-                                       "implementation). With a wide reference or several references the target "
-                                       "gets few tokens and comes out soft: 0.5 keeps the target at least half "
-                                       "the canvas; references beyond the share are shrunk, aspect kept, and "
-                                       "padded grey top and bottom."),
-                io.Combo.Input("resampling", options=list(RESAMPLINGS), default=DEFAULT_RESAMPLING, optional=True,
-                               tooltip="How references and the edit image are resized onto the canvas. "
-                                       "antialiased (default): smooth, no aliasing on fine detail (bilinear with "
-                                       "antialiasing when shrinking, bicubic when enlarging). nearest-exact: copies "
-                                       "the nearest pixel, as the reference implementation and ACE++'s training "
-                                       "do; choose it to match training-time inputs exactly."),
-                io.Combo.Input("regions", options=list(REGION_MODES), default=DEFAULT_REGION_MODE, optional=True,
-                               tooltip="How the mask becomes regions to edit. one: a single target (the whole "
-                                       "image, or one crop with crop_to_context). connected_components: each "
-                                       "separate area of the mask is its own region (three faces, several logos). "
-                                       "mask_batch: each mask of a batch is one region of the same photo. Several "
-                                       "regions are each cropped to their context (context_margin, whatever "
-                                       "crop_to_context says), widened to one common aspect, resized to one "
-                                       "target panel and sampled together as one batch (one canvas per region); "
-                                       "ACE++ Stitch puts every region back into the one photo. A reference batch "
-                                       "of 1 serves every region; a batch of N gives reference i to region i."),
-                io.Int.Input("merge_distance", default=DEFAULT_MERGE_DISTANCE, min=0, max=8192, step=1, optional=True,
-                             tooltip="connected_components only: areas of the mask closer than about this many "
-                                     "pixels join into one region (measured on a grid of cells of a sixteenth of "
-                                     "this distance, and of long side / 512 px on photos over 512 px)."),
-                io.Int.Input("min_region_area", default=DEFAULT_MIN_REGION_AREA, min=0, max=1 << 26, step=1,
-                             optional=True,
-                             tooltip="connected_components only: areas of the mask with fewer pixels than this "
-                                     "(at or above 0.5) are specks and are left unchanged."),
-                io.Int.Input("max_regions", default=DEFAULT_MAX_REGIONS, min=1, max=MAX_REGIONS, step=1,
-                             optional=True,
-                             tooltip="Several regions only: the most regions one run may sample (each is one "
-                                     "canvas of the batch, so memory and time grow with it). More is an error "
-                                     "that says how many the mask gives."),
+                setting_input("reference_share", optional=True, tooltip="The most of the canvas width the references "
+                                       "together may take. 1 = no limit (references at full target height, as in the "
+                                       "reference implementation). With a wide reference or several references the "
+                                       "target gets few tokens and comes out soft: 0.5 keeps the target at least half "
+                                       "the canvas; references beyond the share are shrunk, aspect kept, and padded "
+                                       "grey top and bottom."),
+                setting_input("resampling", optional=True, tooltip="How references and the edit image are resized "
+                                       "onto the canvas. antialiased (default): smooth, no aliasing on fine detail "
+                                       "(bilinear with antialiasing when shrinking, bicubic when enlarging). "
+                                       "nearest-exact: copies the nearest pixel, as the reference implementation and "
+                                       "ACE++'s training do; choose it to match training-time inputs exactly."),
+                setting_input("regions", optional=True, tooltip="How the mask becomes regions to edit. one: a single "
+                                       "target (the whole image, or one crop with crop_to_context). "
+                                       "connected_components: each separate area of the mask is its own region (three "
+                                       "faces, several logos). mask_batch: each mask of a batch is one region of the "
+                                       "same photo. Several regions are each cropped to their context "
+                                       "(context_margin, whatever crop_to_context says), widened to one common "
+                                       "aspect, resized to one target panel and sampled together as one batch (one "
+                                       "canvas per region); ACE++ Stitch puts every region back into the one photo. A "
+                                       "reference batch of 1 serves every region; a batch of N gives reference i to "
+                                       "region i."),
+                setting_input("merge_distance", optional=True, tooltip="connected_components only: areas of the mask "
+                                       "closer than about this many pixels join into one region (measured on a grid "
+                                       "of cells of a sixteenth of this distance, and of long side / 512 px on photos "
+                                       "over 512 px)."),
+                setting_input("min_region_area", optional=True, tooltip="connected_components only: areas of the mask "
+                                       "with fewer pixels than this (at or above 0.5) are specks and are left "
+                                       "unchanged."),
+                setting_input("max_regions", optional=True, tooltip="Several regions only: the most regions one run "
+                                       "may sample (each is one canvas of the batch, so memory and time grow with "
+                                       "it). More is an error that says how many the mask gives."),
             ],
             outputs=[
                 io.Image.Output(display_name="canvas",
@@ -167,19 +157,16 @@ class CanvasBuilder(io.ComfyNode):
 
     @classmethod
     @checked
-    def execute(cls, width, height, token_budget, reference_sizing, keep_pixels_rate, crop_to_context,
-                context_margin, reference=None, more_references=None, edit_image=None, mask=None,
-                reference_share=DEFAULT_REFERENCE_SHARE, resampling=DEFAULT_RESAMPLING, regions=DEFAULT_REGION_MODE,
-                merge_distance=DEFAULT_MERGE_DISTANCE, min_region_area=DEFAULT_MIN_REGION_AREA,
-                max_regions=DEFAULT_MAX_REGIONS) -> io.NodeOutput:
+    def execute(cls, reference=None, more_references=None, edit_image=None, mask=None, **widgets) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())
-        settings = canvas_settings(width=width, height=height, token_budget=token_budget,
-                                   reference_sizing=reference_sizing, keep_pixels_rate=keep_pixels_rate,
-                                   crop_to_context=crop_to_context, context_margin=context_margin,
-                                   reference_share=reference_share, resampling=resampling, regions=regions)
-        canvas = build_canvas(references=references, edit_image=edit_image, mask=mask, **settings,
-                              merge_distance=merge_distance, min_region_area=min_region_area, max_regions=max_regions)
+        # Settings left out (optional inputs an older saved workflow lacks) take the record's defaults.
+        settings = CanvasSettings(**widgets)
+        canvas = build_canvas(references=references, edit_image=edit_image, mask=mask, **settings.canvas_arguments())
         # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
         mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)
-        preview = ui.PreviewImage(torch.cat([mask_overlay(canvas.image, canvas.mask), mask_rgb]), cls=cls)
+        preview = ui.PreviewImage(torch.cat([mask_overlay(canvas.image, canvas.mask), mask_rgb]), cls=cls).as_dict()
+        warning = faint_mask_warning(mask)
+        if warning:  # shown on the node (its UI text) and in the server log
+            log.warning(warning)
+            preview["text"] = [warning]
         return io.NodeOutput(canvas.image, canvas.mask, canvas.layout, ui=preview)

@@ -10,7 +10,7 @@ import torch
 from comfy_api.v0_0_2 import io
 
 from ..lcu.conditioning import fft_split, repaint
-from .models import ModelFamily, SamplingCheck, require_family
+from .families import ModelFamily, SamplingCheck, require_family, serves
 from .schema import Schema
 from .types import CATEGORY
 from .validation import checked
@@ -69,69 +69,90 @@ OUTPUTS = [
 ]
 
 
-class FillConditioning(io.ComfyNode):
+def conditioning_schema(*, model: str, repainting_scale: io.Float.Input, search_aliases: tuple[str, ...],
+                        description: str) -> dict:
+    """The schema fields of the two conditioning nodes, which differ only in the model they take, the
+    repainting_scale default and their words: the inputs in their released order, the outputs."""
+    return dict(
+        category=CATEGORY, search_aliases=search_aliases, advanced=("noise_mask",), description=description,
+        inputs=[io.Model.Input("model", tooltip=f"{model} that will sample (checked, not changed)."), *COMMON_INPUTS,
+                repainting_scale, NOISE_MASK],
+        outputs=OUTPUTS,
+    )
+
+
+class AceConditioning(io.ComfyNode):
+    """What the two conditioning nodes share: the model check, repainting, the attached latent and mask."""
+
+    FAMILY: ModelFamily
+
+    @classmethod
+    def image_latent(cls, vae, pixels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The concat latent the family's model takes for the repainted canvas `pixels`."""
+        raise NotImplementedError
+
+    @classmethod
+    @checked
+    def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
+                noise_mask) -> io.NodeOutput:
+        require_family(model, cls.FAMILY, cls)
+        concat_latent = cls.image_latent(vae, repaint(canvas, canvas_mask, repainting_scale), canvas_mask)
+        return io.NodeOutput(*conditioned(positive, negative, concat_latent, canvas_mask, canvas, vae, noise_mask))
+
+
+@serves(ModelFamily.FILL, "conditioning")
+class FillConditioning(AceConditioning):
+    FAMILY = ModelFamily.FILL
+
     @classmethod
     def define_schema(cls):
         return Schema(
             node_id="ACEPP_FillConditioning",
             display_name="ACE++ Fill Conditioning",
-            category=CATEGORY,
-            search_aliases=("Flux Fill", "inpaint conditioning", "InpaintModelConditioning", "repainting scale",
-                            "in-context", "try-on", "face swap"),
-            advanced=("noise_mask",),
-            description="Conditions FLUX.1-Fill (with an ACE++ LoRA) on the canvas, applying ACE++'s repainting "
-                        "scale inside the mask. The stock InpaintModelConditioning always greys the mask, which "
-                        "is only right at repainting_scale 1.",
-            inputs=[io.Model.Input("model", tooltip="The FLUX.1-Fill model that will sample (checked, not changed).")]
-            + COMMON_INPUTS + [
-                io.Float.Input("repainting_scale", default=1.0, min=0.0, max=1.0, step=0.05,
-                               tooltip="How much of the masked content is erased to grey: 1 = all (portrait, "
-                                       "subject, try-on, logo, face swap), 0.5 = local-editing default, 0 = kept "
-                                       "(control maps, super-resolution)."),
-                NOISE_MASK,
-            ],
-            outputs=OUTPUTS,
+            **conditioning_schema(
+                model="The FLUX.1-Fill model",
+                repainting_scale=io.Float.Input(
+                    "repainting_scale", default=1.0, min=0.0, max=1.0, step=0.05,
+                    tooltip="How much of the masked content is erased to grey: 1 = all (portrait, subject, try-on, "
+                            "logo, face swap), 0.5 = local-editing default, 0 = kept (control maps, "
+                            "super-resolution)."),
+                search_aliases=("Flux Fill", "inpaint conditioning", "InpaintModelConditioning", "repainting scale",
+                                "in-context", "try-on", "face swap"),
+                description="Conditions FLUX.1-Fill (with an ACE++ LoRA) on the canvas, applying ACE++'s repainting "
+                            "scale inside the mask. The stock InpaintModelConditioning always greys the mask, which "
+                            "is only right at repainting_scale 1."),
         )
 
     @classmethod
-    @checked
-    def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
-                noise_mask) -> io.NodeOutput:
-        require_family(model, ModelFamily.FILL, "ACE++ Fill Conditioning")
-        concat_latent = encode(vae, repaint(canvas, canvas_mask, repainting_scale))
-        return io.NodeOutput(*conditioned(positive, negative, concat_latent, canvas_mask, canvas, vae, noise_mask))
+    def image_latent(cls, vae, pixels, mask):
+        return encode(vae, pixels)
 
 
-class FFTConditioning(io.ComfyNode):
+@serves(ModelFamily.FFT, "conditioning")
+class FFTConditioning(AceConditioning):
+    FAMILY = ModelFamily.FFT
+
     @classmethod
     def define_schema(cls):
         return Schema(
             node_id="ACEPP_FFTConditioning",
             display_name="ACE++ FFT Conditioning",
-            category=CATEGORY,
-            search_aliases=("ACE FFT", "instruction editing", "inpaint conditioning", "repainting scale",
-                            "in-context"),
-            advanced=("noise_mask",),
-            description="Conditions the ACE++ FFT model (448 input channels) on the canvas: the VAE latents of the "
-                        "context (canvas outside the mask) and of the change (inside the mask) are concatenated "
-                        "(32 channels); ComfyUI's Flux model appends the 64 mask channels and the 16 noise "
-                        "channels: 112 per latent pixel, 448 after 2x2 patchify.",
-            inputs=[io.Model.Input("model", tooltip="The ACE++ FFT model that will sample (checked, not changed).")]
-            + COMMON_INPUTS + [
-                io.Float.Input("repainting_scale", default=0.0, min=0.0, max=1.0, step=0.05,
-                               tooltip="How much of the masked content is erased to grey before the split. 0 "
-                                       "keeps it, so the change latent shows the model what to edit (instruction "
-                                       "editing); 1 erases it (insert something new)."),
-                NOISE_MASK,
-            ],
-            outputs=OUTPUTS,
+            **conditioning_schema(
+                model="The ACE++ FFT model",
+                repainting_scale=io.Float.Input(
+                    "repainting_scale", default=0.0, min=0.0, max=1.0, step=0.05,
+                    tooltip="How much of the masked content is erased to grey before the split. 0 keeps it, so the "
+                            "change latent shows the model what to edit (instruction editing); 1 erases it (insert "
+                            "something new)."),
+                search_aliases=("ACE FFT", "instruction editing", "inpaint conditioning", "repainting scale",
+                                "in-context"),
+                description="Conditions the ACE++ FFT model (448 input channels) on the canvas: the VAE latents of "
+                            "the context (canvas outside the mask) and of the change (inside the mask) are "
+                            "concatenated (32 channels); ComfyUI's Flux model appends the 64 mask channels and the "
+                            "16 noise channels: 112 per latent pixel, 448 after 2x2 patchify."),
         )
 
     @classmethod
-    @checked
-    def execute(cls, model, positive, negative, vae, canvas, canvas_mask, repainting_scale,
-                noise_mask) -> io.NodeOutput:
-        require_family(model, ModelFamily.FFT, "ACE++ FFT Conditioning")
-        context, change = fft_split(repaint(canvas, canvas_mask, repainting_scale), canvas_mask)
-        concat_latent = torch.cat([encode(vae, context), encode(vae, change)], dim=1)
-        return io.NodeOutput(*conditioned(positive, negative, concat_latent, canvas_mask, canvas, vae, noise_mask))
+    def image_latent(cls, vae, pixels, mask):
+        context, change = fft_split(pixels, mask)
+        return torch.cat([encode(vae, context), encode(vae, change)], dim=1)

@@ -2,7 +2,7 @@
 from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.control import CONTROL_KINDS, composite_control, make_control_map
-from ..lcu.layout import AcePlusError
+from ..lcu.errors import AcePlusError
 from ..lcu.masks import normalize_mask
 from .schema import Schema
 from .types import CATEGORY

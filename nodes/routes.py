@@ -1,5 +1,5 @@
 """The pack's one HTTP route: POST /acepp/plan, the layout the ACE++ Canvas node will build, for the frontend's
-live preview (web/js/preview.js).
+live preview (web/js/gather.js builds the request, web/js/plan.js sends it).
 
 Request (JSON object; nothing else is read, no file is opened):
     widgets     {name: value} for the canvas node's widget inputs (width, height, token_budget, ...), checked
@@ -17,7 +17,6 @@ message); 500 with {"error": ...} (no traceback) should the pack itself fail.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import logging
 import numbers
@@ -26,9 +25,11 @@ import sys
 from aiohttp import web
 from comfy_api.v0_0_2 import io
 
-from ..lcu.layout import AcePlusError, Rect
+from ..lcu.errors import AcePlusError
+from ..lcu.layout import Rect
 from ..lcu.preview import UNKNOWN, MaskSketch, plan_layout
-from .canvas import CanvasBuilder, canvas_settings
+from ..lcu.settings import CanvasSettings
+from .canvas import CanvasBuilder
 from .validation import input_problem
 
 ROUTE = "/acepp/plan"
@@ -131,12 +132,12 @@ def parse_request(body) -> dict:
     if not isinstance(references, list) or len(references) > MAX_REFERENCES:
         _fail(f"references must be a list of at most {MAX_REFERENCES} sizes.")
     edit = request.get("edit_image")
-    settings = canvas_settings(**{name: values[name] for name in inspect.signature(canvas_settings).parameters})
+    settings = CanvasSettings(**values)
     return dict(
         reference_hws=[_size(r, f"references[{i}]") for i, r in enumerate(references)],
         edit_hw=None if edit is None else _size(edit, "edit_image"),
         mask=_mask(request.get("mask")),
-        **settings,
+        **settings.layout_arguments(),
     )
 
 

@@ -1,6 +1,8 @@
 """The result node: from the decoded canvas to the user's image at its original size."""
 from comfy_api.v0_0_2 import io
 
+from ..lcu.errors import AcePlusError
+from ..lcu.fixes import set_to
 from ..lcu.stitch import stitch
 from .schema import Schema
 from .types import CATEGORY, Layout
@@ -44,4 +46,9 @@ class Stitch(io.ComfyNode):
     @checked
     def execute(cls, image, layout, grow, feather, color_match) -> io.NodeOutput:
         result, blend = stitch(image, layout, grow=grow, feather=feather, color_match=color_match)
+        if grow < 0 and layout.source is not None and not bool(blend.any()):
+            # lcu's stitch of a mask shrunk to nothing is the edit image itself; handed to the user, that is the
+            # whole sampling thrown away without a word.
+            raise AcePlusError(f"grow {grow} shrinks the blend mask to nothing, so the result would be the edit "
+                               f"image unchanged; {set_to(grow=0)} (or shrink less than the masked area is wide).")
         return io.NodeOutput(result, blend)

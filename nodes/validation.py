@@ -6,6 +6,9 @@ So each node's `execute` is wrapped with :func:`checked`: every input declared i
 against its declaration (numbers finite and within min..max, combo values among the options, booleans,
 IMAGE and MASK tensors through lcu's one shape check) and the first problem is one `[ACE++]` error naming the
 node, the input, the value and the change that fixes it. No node has special cases here.
+
+IMAGE pixels are not read here: lcu checks for NaN in the pixels it reads (the canvas reads only the crop it
+shows of what may be a 16 MP photo), so a bad pixel outside that crop costs nothing and stops nothing.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import numbers
 
 from comfy_api.v0_0_2 import io
 
+from ..lcu.errors import AcePlusError
 from ..lcu.images import image_problem, mask_problem
-from ..lcu.layout import AcePlusError
 
 MAX_LISTED = 12  # combo choices named in a message; long file lists are cut
 
@@ -62,17 +65,22 @@ def input_problem(node: str, inp, value) -> str | None:
     if isinstance(inp, io.Combo.Input):
         return combo_problem(node, inp, value)
     if isinstance(inp, io.Image.Input):
-        return image_problem(value, f"{inp.id} input of {node}")
+        return image_problem(value, f"{inp.id} input of {node}", pixels=False)
     if isinstance(inp, io.Mask.Input):
         return mask_problem(value, f"{inp.id} input of {node}")
     return None
 
 
+def display_name(node: type[io.ComfyNode]) -> str:
+    """The node as the node library shows it: how every message of the pack names a node."""
+    schema = node.define_schema()
+    return schema.display_name or schema.node_id
+
+
 def check_inputs(node: type[io.ComfyNode], values: dict) -> None:
     """Raise the `[ACE++]` error for the first input of `node` whose value its schema does not allow."""
-    schema = node.define_schema()
-    name = schema.display_name or schema.node_id
-    for inp in schema.inputs:
+    name = display_name(node)
+    for inp in node.define_schema().inputs:
         problem = input_problem(name, inp, values.get(inp.id))
         if problem:
             raise AcePlusError(problem)
@@ -81,11 +89,15 @@ def check_inputs(node: type[io.ComfyNode], values: dict) -> None:
 def checked(execute):
     """Decorator for a node's `execute` (under @classmethod): the schema check runs first."""
     signature = inspect.signature(execute)
+    # An execute that takes its widget values as **settings: checked like named parameters.
+    gathered = [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
 
     @functools.wraps(execute)
     def run(cls, *args, **kwargs):
-        bound = signature.bind(cls, *args, **kwargs)
-        check_inputs(cls, bound.arguments)
+        values = dict(signature.bind(cls, *args, **kwargs).arguments)
+        for name in gathered:
+            values.update(values.pop(name, {}))
+        check_inputs(cls, values)
         return execute(cls, *args, **kwargs)
 
     return run

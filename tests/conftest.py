@@ -3,7 +3,7 @@
 Fixtures (all built once per session, on first use):
     comfy_root      Path of the ComfyUI tree (ACEPP_COMFY_ROOT; fails with "run bash tools/test.sh" if unset)
     fixtures_dir    models folder built by tools/fixtures.py (cached in $ACEPP_CACHE/fixtures/models)
-    comfy           harness.inprocess.InProcessComfy: node(), call(), run_graph(), free() ...
+    comfy           tools/comfy_inprocess.py InProcessComfy: node(), call(), run_graph(), free() ...
     live_server     harness.server.ComfyServer: post_prompt(), wait(), outputs(), upload_image() ...
     pack_archive    Path of the Comfy Registry zip under test (ACEPP_ARCHIVE from tools/test.sh, else built by
                     tools/pack.py); the ComfyUI fixtures load the copy installed from it (ACEPP_PACK_DIR)
@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from harness import HarnessSetupError, comfy_root as _comfy_root, fixtures_dir as _fixtures_dir, make_base
+from harness import ComfySetupError, comfy_root as _comfy_root, fixtures_dir as _fixtures_dir, make_base
 
 _TIMINGS: dict[str, float] = {}
 _SERVER = None
@@ -37,7 +37,7 @@ _FRONTEND_SERVERS: dict = {}  # frontend name -> its running server (for the log
 def comfy_root():
     try:
         return _comfy_root()
-    except HarnessSetupError as err:
+    except ComfySetupError as err:
         pytest.fail(str(err), pytrace=False)
 
 
@@ -54,16 +54,16 @@ def pack_archive(tmp_path_factory):
     """The Comfy Registry archive under test: ACEPP_ARCHIVE (built by tools/test.sh), else built now."""
     from pathlib import Path
 
-    from harness import tool_module
+    from aceplusplus.tools import pack
 
     if os.environ.get("ACEPP_ARCHIVE"):
         return Path(os.environ["ACEPP_ARCHIVE"])
-    return tool_module("pack").build(tmp_path_factory.mktemp("archive") / "node.zip")
+    return pack.build(tmp_path_factory.mktemp("archive") / "node.zip")
 
 
 @pytest.fixture(scope="session")
 def comfy(fixtures_dir, tmp_path_factory):
-    from harness.inprocess import start_inprocess
+    from aceplusplus.tools.comfy_inprocess import start_inprocess
 
     t0 = time.perf_counter()
     instance = start_inprocess(tmp_path_factory.mktemp("comfy_inprocess"), fixtures_dir)
@@ -108,7 +108,7 @@ def newest_frontend_server(fixtures_dir, tmp_path_factory):
     try:
         expected = browser.newest_frontend_version()
         folder = browser.newest_frontend_dir()
-    except HarnessSetupError as err:
+    except ComfySetupError as err:
         pytest.fail(str(err), pytrace=False)
     if _SERVER is not None and _SERVER.alive():
         browser.post_json(_SERVER.base_url, "/free", {"unload_models": True, "free_memory": True})
@@ -120,7 +120,7 @@ def newest_frontend_server(fixtures_dir, tmp_path_factory):
             server.start()
         served = [line for line in server.log_text().splitlines() if "web root:" in line]
         if not served or folder.as_posix() not in served[-1]:
-            raise HarnessSetupError(f"the server does not serve the frontend {expected} from {folder}: {served}")
+            raise ComfySetupError(f"the server does not serve the frontend {expected} from {folder}: {served}")
     except Exception as err:
         server.stop()
         _FRONTEND_SERVERS.pop("newest", None)
@@ -147,7 +147,7 @@ def frontend_server(request):
         else:
             server, version = request.getfixturevalue("newest_frontend_server"), browser.newest_frontend_version()
         browser.quieten(server.base_url)
-    except HarnessSetupError as err:
+    except ComfySetupError as err:
         pytest.fail(str(err), pytrace=False)
     return browser.FrontendServer(request.param, version, server)
 
@@ -161,7 +161,7 @@ def playwright_api(frontend_server):
 
     try:
         browser.check_tools()
-    except HarnessSetupError as err:
+    except ComfySetupError as err:
         pytest.fail(str(err), pytrace=False)
     from playwright.sync_api import sync_playwright
 
@@ -204,9 +204,9 @@ def _deselect(config, items, why: str, leave_out) -> None:
 
 def shared_dir():
     """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources and ComfyUI-Manager's scanner."""
-    from harness import tool_module
+    from aceplusplus.tools import manager
 
-    return tool_module("manager").shared_dir()
+    return manager.shared_dir()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,21 +12,19 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import pack_dir  # noqa: E402
-from test_workflows import _images  # noqa: E402
-from workflow_specs import WORKFLOWS  # noqa: E402
-
-from client import catalog, errors as client  # noqa: E402  (client.EXIT_*: the documented exit codes)
-from client.images import prepare_images  # noqa: E402
-from client.process import free_port  # noqa: E402
+from aceplusplus.client import catalog, errors as client  # client.EXIT_*: the documented exit codes
+from aceplusplus.client.images import prepare_images
+from aceplusplus.client.errors import ClientError
+from aceplusplus.client.process import free_port
+from aceplusplus.client.session import BlockingSession
+from aceplusplus.tools.workflow_specs import WORKFLOWS
+from harness import pack_dir
+from test_workflows import _images
 
 CLIENT = pack_dir() / "client"  # the installed copy when the suite runs on the packed archive
 
@@ -59,7 +57,7 @@ def test_list_names_every_workflow_and_its_inputs():
     proc = run_client("list")
     assert proc.returncode == 0, proc.stderr
     for wid, spec in WORKFLOWS.items():
-        assert f"{wid}: {spec['title']}  (in ComfyUI: {spec['card']}.json)" in proc.stdout
+        assert f"{wid}: {spec.title}  (in ComfyUI: {spec.card}.json)" in proc.stdout
     # The command a user of this very install has: this Python and this folder, whatever it is called.
     assert f"Run one: {Path(sys.executable).name} {CLIENT} run WORKFLOW" in proc.stdout
     block = proc.stdout.split("face_swap:")[1].split("\n\n")[0]
@@ -219,8 +217,8 @@ def test_embedded_run_starts_and_stops_its_own_comfyui(fixtures_dir, comfy_root,
     assert f"starting ComfyUI from {comfy_root}" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["subject_generation_seed4.png"]
     port = proc.stdout.split(" on http://127.0.0.1:")[1].split()[0]
-    with pytest.raises(OSError):  # stopped afterwards
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/system_stats", timeout=5)
+    with BlockingSession(f"http://127.0.0.1:{port}") as session, pytest.raises(ClientError):  # stopped afterwards
+        session.check(timeout=5)
 
 
 def test_server_validation_error_prints_node_errors(server, images, tmp_path):
@@ -240,9 +238,8 @@ def test_execution_error(server, images, tmp_path):
     assert "execution error in node 2 (ACEPP_LoraLoader)" in proc.stderr
 
 
-def _queue_running(server: str) -> bool:
-    with urllib.request.urlopen(server + "/queue") as resp:
-        return bool(json.loads(resp.read())["queue_running"])
+def _queue_running(session: BlockingSession) -> bool:
+    return bool(session.get_json("/queue")["queue_running"])
 
 
 def test_interrupted_run(server, images, tmp_path):
@@ -252,11 +249,12 @@ def test_interrupted_run(server, images, tmp_path):
     proc = subprocess.Popen([sys.executable, str(CLIENT), *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not _queue_running(server) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.0)
-        urllib.request.urlopen(urllib.request.Request(server + "/interrupt", data=b"{}", method="POST"))
+        with BlockingSession(server) as session:
+            deadline = time.monotonic() + 120
+            while not _queue_running(session) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)
+            session.interrupt()
         stdout, stderr = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
@@ -444,11 +442,13 @@ def test_mask_becomes_the_alpha_of_the_edit_image(images, tmp_path):
 def test_client_imports_only_the_standard_library():
     """Importing every module of the client pulls in no third-party package (aiohttp and Pillow are imported
     only when a run needs them, and both ship with ComfyUI): it runs with ComfyUI's Python as it is."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import pkgutil, importlib, client; "
+    code = ("import sys, pkgutil, importlib, client; "
             "[importlib.import_module('client.' + m.name) for m in pkgutil.iter_modules(client.__path__) "
             "if m.name != '__main__']; "
             "print(sorted({n.split('.')[0] for n in sys.modules} - set(sys.stdlib_module_names) - {'client', '__main__'}))")
-    proc = subprocess.run([sys.executable, "-S", "-c", code, str(CLIENT.parent)], capture_output=True, text=True)
+    # `-c` puts the working folder (the installed pack) first on the path, as `python -m client` there does.
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=CLIENT.parent,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
@@ -628,7 +628,7 @@ def test_non_utf8_file_names(images, tmp_path):
 
 
 def test_plain_name_guard():
-    from client.jobs import plain_name
+    from aceplusplus.client.jobs import plain_name
 
     for name in ("ACE_result_00001_.png", "my result_00001_.png", "Résultat final", "結果 01", "مرحبا",
                  "می\u200cخواهم", "\U0001F469\u200d\U0001F4BB art", "ACE++", "a\u00a0b", "name.with.dots"):

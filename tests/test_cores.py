@@ -6,7 +6,6 @@ started with `--quick-test-for-ci` in the suite's own environment.
 """
 import json
 
-import pytest
 
 from harness import PACK_LINK_NAME, import_report, horde_comfyui, make_base, pack_dir
 from harness.server import quick_test

@@ -10,10 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from harness import (NODE_PREFIX, PACK_LINK_NAME, import_report, tool_module,
-                     make_base, stock_fill_graph)
+from aceplusplus.tools import fixtures as fx
+from harness import NODE_PREFIX, PACK_LINK_NAME, import_report, make_base, stock_fill_graph
 
-fx = tool_module("fixtures")
 
 W, H = 64, 48  # input image size (PIL: width, height)
 
@@ -209,7 +208,7 @@ def test_stock_fill_graph_in_process(comfy):
 
 
 def test_invalid_graph_raises_with_node_errors_in_process(comfy):
-    from harness.inprocess import GraphValidationError
+    from aceplusplus.tools.comfy_inprocess import GraphValidationError
 
     graph = stock_fill_graph("acepp_harness_in.png")
     graph["2"]["inputs"]["clip_name"] = "no_such_clip.safetensors"
@@ -222,7 +221,7 @@ def test_invalid_graph_raises_with_node_errors_in_process(comfy):
 def test_stock_fill_graph_on_live_server(live_server, tmp_path):
     name = live_server.upload_image(make_input_png(tmp_path / "acepp_harness_up.png"))
     assert (live_server.layout.input / name).is_file()
-    prompt_id = live_server.post_prompt(stock_fill_graph(name, seed=2, prefix="acepp_harness_live"))
+    prompt_id = live_server.session.post_prompt(stock_fill_graph(name, seed=2, prefix="acepp_harness_live"))
     entry = live_server.wait(prompt_id, timeout=300)
     assert entry["status"]["status_str"] == "success"
     paths = live_server.outputs(prompt_id)
@@ -231,8 +230,8 @@ def test_stock_fill_graph_on_live_server(live_server, tmp_path):
     with Image.open(paths[0]) as png:
         assert png.size == (W, H) and png.mode == "RGB"
     (ref,) = live_server.image_refs(prompt_id)
-    assert live_server.view(ref) == paths[0].read_bytes()
-    live_server.free()
+    assert live_server.session.view(ref) == paths[0].read_bytes()
+    live_server.session.free()
 
 
 # ------------------------------------------------------------------ (d) server-side validation
@@ -241,7 +240,7 @@ def test_live_server_rejects_unknown_node_type(live_server):
     from harness.server import ClientError
 
     with pytest.raises(ClientError) as err:
-        live_server.post_prompt({"1": {"class_type": "ACEPP_DoesNotExist", "inputs": {}}})
+        live_server.session.post_prompt({"1": {"class_type": "ACEPP_DoesNotExist", "inputs": {}}})
     answer = err.value.details
     assert err.value.code == 7 and answer["status"] == 400
     assert answer["node_errors"] == {}  # present, and empty: the prompt itself is rejected
@@ -257,7 +256,7 @@ def test_live_server_reports_node_errors_for_bad_inputs(live_server, tmp_path):
     graph = stock_fill_graph(name)
     graph["9"]["inputs"]["steps"] = 0  # below KSampler's minimum of 1
     with pytest.raises(ClientError) as err:
-        live_server.post_prompt(graph)
+        live_server.session.post_prompt(graph)
     assert err.value.code == 7 and err.value.details["status"] == 400
     assert set(err.value.details["node_errors"]) == {"9"}
     assert err.value.details["node_errors"]["9"]["class_type"] == "KSampler"

@@ -16,16 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, pack_dir
+from harness import pack_dir
 
 GONE_WITHIN_S = 5.0
 
-# argv: parent_watch, "main" or "thread" (which thread calls start()), pack dir, tools dir
+# argv: parent_watch, "main" or "thread" (which thread calls start()), pack dir
 STARTER = r"""
 import json, sys, threading, time
-mode, where, pack, tools = sys.argv[1:5]
-sys.path.insert(0, tools)
-from comfy_process import EmbeddedComfy
+mode, where, pack = sys.argv[1:4]
+from aceplusplus.tools.comfy_process import EmbeddedComfy
 
 server = EmbeddedComfy(pack_dir=pack, parent_watch=mode, log=lambda msg: None, startup_timeout=120)
 if where == "thread":
@@ -76,8 +75,8 @@ def _port_free(port: int) -> bool:
                                                ("auto", "thread", "watchdog"),
                                                ("watchdog", "main", "watchdog")])
 def test_server_dies_with_the_process_that_started_it(comfy_root, mode, where, expect):
-    starter = subprocess.Popen([sys.executable, "-c", STARTER, mode, where, str(pack_dir()),
-                                str(REPO_ROOT / "tools")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, mode, where, str(pack_dir())],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server_pid, base = None, None
     try:
         line = starter.stdout.readline()

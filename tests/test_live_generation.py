@@ -1,20 +1,16 @@
 """Reference generation on the live server returns exactly the requested size, whatever the size and budget,
 and ComfyUI's cache keeps loaded models between runs (the pack never forces a reload)."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_workflows import _images, run_workflow  # noqa: E402  (the same live-server job helpers)
+from test_workflows import _images, run_workflow  # the same live-server job helpers
 
 
 def run(live_server, wid, tmp_path, seed, **params):
     """Run a bundled workflow through the headless client; (history entry, saved files)."""
     _, saved = run_workflow(live_server.base_url, wid, _images(tmp_path), tmp_path / f"out{seed}", seed=seed, **params)
-    history = live_server.get_json("/history")
+    history = live_server.session.get_json("/history")
     entry = max(history.values(), key=lambda e: e["prompt"][0])  # the prompt just run (highest number)
     return entry, saved
 

@@ -22,15 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, BaseLayout, import_report, tool_module
+from aceplusplus.tools import manager
+from harness import REPO_ROOT, BaseLayout, import_report
 from harness.server import quick_test
-
-
-@pytest.fixture(scope="module")
-def manager():
-    """tools/manager.py as a module."""
-    return tool_module("manager")
-
 
 @pytest.fixture(scope="module")
 def node_ids() -> list[str]:
@@ -40,7 +34,7 @@ def node_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pack_repo(manager, tmp_path_factory) -> Path:
+def pack_repo(tmp_path_factory) -> Path:
     """A bare repository of the checkout's git-visible files, named as the pack's folder will be."""
     return manager.make_repo(tmp_path_factory.mktemp("git_server") / "aceplusplus.git")
 
@@ -71,7 +65,7 @@ def _decoy(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def scans(manager, pack_repo, pack_archive, tmp_path_factory) -> dict:
+def scans(pack_repo, pack_archive, tmp_path_factory) -> dict:
     """Manager's scanner on a git clone, the unpacked archive and the decoy (one scanner process)."""
     where = tmp_path_factory.mktemp("scan")
     folders = {"clone": where / "comfyui-aceplusplus", "archive": where / "aceplusplus-lcu",
@@ -111,7 +105,7 @@ def test_the_scanner_reports_junk_where_there_is_some(scans):
 
 # ------------------------------------------------------------------------------------------------ the installer
 @pytest.fixture(scope="module")
-def installed(manager, pack_repo, pack_archive, tmp_path_factory) -> dict:
+def installed(pack_repo, pack_archive, tmp_path_factory) -> dict:
     """Both installs, each into its own scratch ComfyUI base, then ComfyUI's quick test on both bases at once."""
     where = tmp_path_factory.mktemp("manager_installs")
     url = manager.file_url(pack_repo)
@@ -126,7 +120,7 @@ def installed(manager, pack_repo, pack_archive, tmp_path_factory) -> dict:
     return runs
 
 
-def test_cm_cli_installs_the_pack_from_a_git_url(manager, installed, pack_repo):
+def test_cm_cli_installs_the_pack_from_a_git_url(installed, pack_repo):
     """A clone of the served repository in custom_nodes/<repository name>, which Manager tracks by URL and commit."""
     run = installed["git"]
     folder = run["folder"]
@@ -147,7 +141,7 @@ def test_cm_cli_installs_the_pack_from_a_git_url(manager, installed, pack_repo):
     assert snap["cnr_custom_nodes"] == {} and snap["file_custom_nodes"] == [], snap
 
 
-def test_the_registry_archive_installs_as_manager_installs_it(manager, installed, pack_archive):
+def test_the_registry_archive_installs_as_manager_installs_it(installed, pack_archive):
     """Folder = the Registry ID, the archive's files, and the .tracking file by which Manager knows a Registry
     install: its snapshot lists the pack under cnr_custom_nodes at the pyproject version."""
     import tomllib

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from lcu.layout import Rect
-from lcu.preview import MaskSketch, plan_layout
+from aceplusplus.lcu.layout import Rect
+from aceplusplus.lcu.preview import MaskSketch, plan_layout
 
 NODE = "ACEPP_CanvasBuilder"
 WIDGETS = {"width": 1024, "height": 1024, "token_budget": 4096, "reference_sizing": "resize",
@@ -73,11 +73,14 @@ def test_good_requests_answer_the_nodes_own_plan(live_server):
     assert status == 200 and unknown["status"] == "unknown" and "crop_to_context" in unknown["message"]
     status, whole = post(base, body(mask="unknown"))
     assert status == 200 and whole["status"] == "ok"
+    # LoadImage's 64x64 placeholder (empty) means the whole image whatever the image's aspect, as in the node.
+    status, placeholder = post(base, body(mask={"width": 64, "height": 64, "box": None}))
+    assert status == 200 and placeholder["status"] == "ok", placeholder
 
 
 def test_route_limits_are_the_schema_limits(live_server):
     """For every number widget: its schema max is planned, max + 1 is refused naming the range."""
-    info = live_server.object_info()[NODE]["input"]
+    info = live_server.session.object_info()[NODE]["input"]
     specs = {**info["required"], **info.get("optional", {})}
     checked = 0
     for name, spec in specs.items():
@@ -141,9 +144,14 @@ BAD = {
                                 "to."),
     "budget too small": (body(references=[{"width": 64, "height": 256}] * 12, w_token_budget=64), None,
                          "[ACE++] a token budget of 64 is too small for this canvas: at scale 0.020 a panel would be "
-                         "under 16 px. Raise token_budget to at least 70"),
+                         "under 16 px; set token_budget to 128 (or more)"),  # 70 fits; 128 is on the widget's grid
     "mask of another aspect": (body(mask={"width": 100, "height": 100, "box": {"x": 0, "y": 0, "w": 5, "h": 5}}),
                                None, "[ACE++] the mask is 100x100 but the image is 4000x3000, another aspect ratio"),
+    # All zero (no box) means the whole image, but the node still refuses its other aspect: so does the preview.
+    "all-zero mask of another aspect": (body(mask={"width": 100, "height": 100, "box": None}), None,
+                                        "[ACE++] the mask is 100x100 but the image is 4000x3000, another aspect"),
+    "edit image under one token": (body(edit_image={"width": 8, "height": 3000}, mask=None), None,
+                                   "[ACE++] the edit image is 8x3000; both sides must be at least 16 px"),
 }
 
 

@@ -6,9 +6,9 @@ crop-to-context, context margins, grow / feather / colour match and repainting s
 Every case either succeeds, with the output the size of the input (or of the requested size for a
 generation) and every pixel beyond the grown and feathered mask equal to the input's (a mask with nothing at or
 above 0.5 means the whole image, as documented), or fails with an
-`[ACE++]` message while the server keeps answering. Where the message names a widget change that can be read
-from it ("set grow to 4", "raise token_budget to 512", "turn on crop_to_context", and for a generation "a target
-at least 64 px tall"), the change is applied and the run must then succeed.
+`[ACE++]` message while the server keeps answering. Where the message names a widget change (lcu/fixes.py's one
+phrasing: "set grow to 4", "set crop_to_context to true and context_margin to 0", for a generation "set height to
+160"), the change is applied and the run must then succeed.
 
 Reproduce: ACEPP_RANDOM_SEED=<seed> (default below), ACEPP_RANDOM_CASES=<n>; a failing case prints its seed, its
 index and every value drawn, and `-k caseNN` runs it alone.
@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import os
 import random
-import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from test_workflows import run_workflow  # noqa: E402
-
-from client import catalog  # noqa: E402
-from client.errors import ClientError  # noqa: E402
-from client.session import BlockingSession  # noqa: E402
+from aceplusplus.client import catalog
+from aceplusplus.client.errors import ClientError
+from aceplusplus.client.session import BlockingSession
+from harness import named_settings
+from test_workflows import run_workflow
 
 SEED = int(os.environ.get("ACEPP_RANDOM_SEED", "90210"))
 CASES = int(os.environ.get("ACEPP_RANDOM_CASES", "24"))
@@ -139,42 +135,15 @@ def beyond_reach(mask, reach: int):
     return ~near
 
 
-FIX_NUMBER = re.compile(r"\b(?:set|raise|lower|increase|decrease|reduce|change)\s+(?:the\s+)?(" + "|".join(WIDGETS)
-                        + r")\s+(?:to|=)\s+(?:at\s+(?:least|most)\s+)?(-?\d+(?:\.\d+)?)\b", re.I)
-FIX_TOGGLE = re.compile(r"\b(?:turn|switch|set)\s+(on|off)\s+(" + "|".join(WIDGETS) + r")\b|\b(?:turn|switch|set)\s+("
-                        + "|".join(WIDGETS) + r")\s+(on|off|to\s+true|to\s+false)\b|\b(enable|disable)\s+("
-                        + "|".join(WIDGETS) + r")\b", re.I)
-
-
-CLAUSE_END = re.compile(r",?\s+or\b|;|\.(?:\s|$)")
-FIX_WITH = re.compile(r"\bwith\s+(" + "|".join(WIDGETS) + r")\s+(?:of\s+)?(-?\d+(?:\.\d+)?)\b")
-
-
 def named_fix(message: str) -> dict[str, object] | None:
-    """{"node.widget": value, ...} of the first change the message names that can be read without doubt (a
-    message offering alternatives, "raise token_budget to 512 or turn on crop_to_context", promises each);
-    "turn on crop_to_context with context_margin 0" is one change of two widgets."""
-    found = []
-    for m in FIX_NUMBER.finditer(message):
-        widget, value = m.group(1), m.group(2)
-        found.append((m.start(), m.end(), f"{WIDGETS[widget]}.{widget}", float(value) if "." in value else int(value)))
-    for m in FIX_TOGGLE.finditer(message):
-        on_off, w1, w2, state, verb, w3 = m.groups()
-        widget = w1 or w2 or w3
-        word = (on_off or state or verb).lower()
-        found.append((m.start(), m.end(), f"{WIDGETS[widget]}.{widget}", word in ("on", "to true", "enable")))
-    if not found:
+    """{"node.widget": value, ...} of the fix the message names (lcu/fixes.py's "set a to 1 and b to 2"), as
+    typed; None when it names no widget value (a range to choose from, or another kind of fix)."""
+    named = {name: value for name, value in named_settings(message).items() if name in WIDGETS}
+    if not named or any(value.startswith("a ") for value in named.values()):
         return None
-    start, end, key, value = min(found)
-    fix = {key: value}
-    stop = CLAUSE_END.search(message, end)
-    for m in FIX_WITH.finditer(message[end:stop.start() if stop else len(message)]):
-        widget, number = m.groups()
-        fix[f"{WIDGETS[widget]}.{widget}"] = float(number) if "." in number else int(number)
-    return fix
-
-
-TARGET_TALLER = re.compile(r"\btarget\s+at\s+least\s+(\d+)\s*px\s+tall\b")
+    typed = {"true": True, "false": False}
+    return {f"{WIDGETS[name]}.{name}": typed[value] if value in typed else float(value) if "." in value else int(value)
+            for name, value in named.items()}
 
 
 def run_case(server: str, case: dict, files: dict[str, Path], out: Path, sets: dict, size: tuple[int, int]):
@@ -235,19 +204,15 @@ def test_random_case(server, case, tmp_path):
         message = str(err)
         assert "[ACE++]" in message, f"a failure without an [ACE++] message ({message}): {describe(case)}"
         assert_alive(server, case)
-        text = message.split("[ACE++]", 1)[1]
-        fix = named_fix(text)
-        taller = TARGET_TALLER.search(text)
-        if fix is None and taller and case["workflow"] in GENERATIONS:  # the target is the width/height asked for
-            fix = {"height": int(taller.group(1))}
+        fix = named_fix(message.split("[ACE++]", 1)[1])
         if fix is None:
             OUTCOMES.append(f"case{case['index']:02d}: [ACE++] error, no widget fix to apply")
             print(f"\n[random] {describe(case)}\n  -> {message.strip()[:400]}")
             return
-        if "height" in fix:
-            size = (size[0], fix["height"])
-        else:
-            sets.update(fix)
+        # A generation's width and height are the client's --width/--height (the size asked for).
+        size = (fix.pop("11.width", size[0]), fix.pop("11.height", size[1])) if case["workflow"] in GENERATIONS \
+            else size
+        sets.update(fix)
         try:
             _, saved = run_case(server, case, files, tmp_path / "out_fixed", sets, size)
         except ClientError as again:

@@ -28,7 +28,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from harness import tool_module
+from aceplusplus.tools import pack
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio|triton|pytorch-triton.*|nvidia-.*)$")
@@ -67,7 +67,7 @@ def _pip(python: Path | str, *args: str) -> subprocess.CompletedProcess:
 def _dry_run(python: Path | str, *requirements: str) -> list[dict]:
     proc = _pip(python, "install", "--dry-run", "--quiet", "--report", "-", *requirements)
     if proc.returncode != 0:
-        stderr = "\n".join(line for line in proc.stderr.splitlines() if tool_module("pack")._PIP_NOISE not in line)
+        stderr = "\n".join(line for line in proc.stderr.splitlines() if pack._PIP_NOISE not in line)
         pytest.fail(f"pip could not resolve {requirements}:\n{stderr}")
     return json.loads(proc.stdout)["install"]
 
@@ -189,10 +189,12 @@ def test_lcu_passes_on_every_kornia_the_requirements_allow(tmp_path, bound):
     proc = _pip(sys.executable, "install", "--quiet", "--no-deps", "--target", str(target), f"kornia=={version}")
     assert proc.returncode == 0, proc.stderr
     # The regions round trip at 40 cases instead of 320: this run is about kornia's API, the main run covers the rest.
-    env = {**os.environ, "PYTHONPATH": str(target), "ACEPP_REGION_CASES": "40"}
+    # That kornia first on the path, then the import path the suite runs with (the pack as `aceplusplus`).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")])),
+           "ACEPP_REGION_CASES": "40"}
     check = subprocess.run([sys.executable, "-c", "import kornia; print(kornia.__version__)"], env=env,
                            capture_output=True, text=True)
     assert check.stdout.strip() == str(version), check.stderr
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(ROOT / "tests" / "lcu")],
+    proc = subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(ROOT / "tests" / "lcu")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"lcu tests fail on kornia {version}:\n{proc.stdout[-3000:]}"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, pack_dir, tool_module
+from aceplusplus.tools import pack
+from harness import REPO_ROOT, pack_dir
 
 # Folders whose every git-visible file ships, and single files that ship.
 SHIPPED_DIRS = ("client/", "lcu/", "nodes/", "subgraphs/", "web/", "workflows/")
@@ -37,7 +38,7 @@ def _first_sentence(text: str) -> str:
 # ----------------------------------------------------------------------------------------- the archive
 def test_archive_holds_every_runtime_file_and_no_development_file(pack_archive):
     names = _archive_names(pack_archive)
-    visible = tool_module("pack").git_visible_files()
+    visible = pack.git_visible_files()
     needed = [n for n in visible if n.startswith(SHIPPED_DIRS) or n in SHIPPED_FILES]
     assert set(SHIPPED_FILES) <= set(visible), "a root file of the pack is missing from the checkout"
     for folder in ("workflows/api/", "nodes/", "lcu/", "web/", "subgraphs/"):

@@ -1,35 +1,33 @@
 """The pack in the frontend's node library, in headless Chromium against the real frontend of a live server (fixture
 `frontend_server`: the frontend the core pins, and the newest one; on ComfyUI v0.28.2 those are 1.45.21 and 1.58.1):
 
-* every bundled workflow loads with no missing node (each node's type is one the frontend registered);
+* every bundled workflow loads with no missing node (each node's type is one the frontend registered), and queues
+  (graphToPrompt) as exactly its API twin (workflows/api/<id>.json, written straight from the spec): the check that
+  the generator laid out every UI file's widgets and links the way the frontend reads them;
 * the pack's subgraph blueprint (subgraphs/, served by the core at GET /global_subgraphs) is listed in the node
   library (searched for in its own search box), and a click on it, then on the canvas, drops it as one node: a
   subgraph node of the blueprint's inputs, outputs and promoted widgets, whose inner nodes are all registered
-  types, and which the frontend queues as exactly the inner graph tools/workflows.py's converter makes of it.
+  types, and which the frontend queues as exactly the record's inner graph (tools/workflow_specs.py).
 
 Subgraph blueprints from custom nodes are listed and dropped by every frontend the suite runs (1.32.9 on
 ComfyUI 0.3.75, 1.45.21, 1.58.1: their subgraph store reads /global_subgraphs, which both cores serve). What
 differs is said where it matters: the library's search box ("Search..." in 1.45.21, "Search Nodes..." in 1.58.1),
-and 1.32.9 naming a promoted widget "<inner node id>: <widget>". Frontend-saved and converter-made prompts differ
-only in `_meta` (the frontend adds cnr_id).
+and 1.32.9 naming a promoted widget "<inner node id>: <widget>".
 """
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
-from harness.browser import get_json
+from aceplusplus.tools.workflow_specs import BLUEPRINTS, WORKFLOWS as SPECS, api_prompt
+from aceplusplus.tools.workflow_ui import is_widget, ordered_inputs
+from harness.browser import VUE_NODES, get_json
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-import workflows as W  # noqa: E402  (tools/ is not a package)
-from workflow_specs import BLUEPRINTS  # noqa: E402
-
 WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
 SPEC = BLUEPRINTS["edit"]
-NAME = W.blueprint_path(SPEC).stem
+NAME = SPEC.name
 EMPTY = {"last_node_id": 0, "last_link_id": 0, "nodes": [], "links": [], "groups": [], "config": {}, "extra": {},
          "version": 0.4}
 
@@ -54,7 +52,7 @@ MISSING_NODES = """
 
 def test_bundled_workflows_load_with_no_missing_node(frontend):
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     for path in WORKFLOWS:
         workflow = json.loads(path.read_text("utf-8"))
         fe.load(workflow)
@@ -72,13 +70,28 @@ def test_bundled_workflows_load_with_no_missing_node(frontend):
     fe.load(workflow)
 
 
-def _without_meta(prompt: dict) -> dict:
-    return {k: {kk: vv for kk, vv in v.items() if kk != "_meta"} for k, v in prompt.items()}
+def runnable(prompt: dict) -> dict:
+    """What ComfyUI runs of a prompt: each node's class_type and inputs (`_meta` is the title, for display)."""
+    return {nid: {"class_type": node["class_type"], "inputs": node["inputs"]} for nid, node in prompt.items()}
+
+
+def test_every_bundled_workflow_queues_as_its_api_twin(frontend):
+    """Each UI file, loaded into the real frontend, queues (graphToPrompt, as the Run button) exactly as its API twin
+    says: every node, class and input, links included. This is the one check of the generator's UI layout (widget
+    order, control_after_generate and upload slots, links, the escaped {image} of dynamic prompts)."""
+    fe = frontend
+    fe.set_setting(VUE_NODES, False)
+    for spec in SPECS.values():
+        fe.load(json.loads((REPO / "workflows" / f"{spec.card}.json").read_text("utf-8")))
+        queued = runnable(fe.prompt())
+        twin = runnable(json.loads((REPO / "workflows" / "api" / f"{spec.id}.json").read_text("utf-8")))
+        assert queued == twin, f"{fe.name} {fe.version}: {spec.card}.json queues as\n{json.dumps(queued, indent=1)}"
+    assert not fe.extension_errors(), fe.extension_errors()
 
 
 def test_blueprint_is_in_the_node_library_and_drops_as_one_node(frontend, frontend_server):
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     fe.load(EMPTY)
     search = fe.page.get_by_placeholder(re.compile(r"^Search")).filter(visible=True)
     if not search.count():
@@ -97,26 +110,26 @@ def test_blueprint_is_in_the_node_library_and_drops_as_one_node(frontend, fronte
                 inner: n.subgraph?.nodes.map((m) => m.type) ?? []};""")
     where = f"{fe.name} {fe.version}"
     assert node["subgraph"] and node["title"] == NAME, (where, node)
-    assert node["inputs"] == [i["name"] for i in SPEC["inputs"]], (where, node)
-    assert node["outputs"] == [o["name"] for o in SPEC["outputs"]], (where, node)
+    assert node["inputs"] == [i.name for i in SPEC.inputs], (where, node)
+    assert node["outputs"] == [name for name, _ in SPEC.outputs], (where, node)
     object_info = get_json(frontend_server.server.base_url, "/object_info")
 
     def widget_of(nid: str, name: str) -> bool:
-        specs = {n: spec for n, spec, _ in W.ordered_inputs(object_info[SPEC["nodes"][nid]["class_type"]])}
-        return W.is_widget(specs[name])
+        specs = {n: spec for n, spec, _ in ordered_inputs(object_info[SPEC.nodes[nid].class_type])}
+        return is_widget(specs[name])
 
-    promoted = [[i["name"], SPEC["nodes"][i["to"][0][0]]["inputs"][i["to"][0][1]]] for i in SPEC["inputs"]
-                if widget_of(*i["to"][0])]
+    promoted = [[i.name, SPEC.nodes[i.to[0][0]].inputs[i.to[0][1]]] for i in SPEC.inputs if widget_of(*i.to[0])]
     # The prompt, repainting_scale, crop, seed, steps (1.32.9 names them "<inner node id>: <widget>").
     assert [[re.sub(r"^[0-9]+: ", "", name), value] for name, value in node["widgets"]] == promoted, (where, node)
-    assert sorted(node["inner"]) == sorted(n["class_type"] for n in SPEC["nodes"].values()), (where, node)
+    assert sorted(node["inner"]) == sorted(n.class_type for n in SPEC.nodes.values()), (where, node)
     assert fe.js(MISSING_NODES) == [], where
 
-    # Queued, it is the inner graph at the official settings: what tools/workflows.py's converter makes of it.
+    # Queued with nothing connected, it is the record's inner graph at the official settings ("<node id>:<inner id>"),
+    # the inputs fed from outside left out.
     prompt = fe.prompt()
-    assert _without_meta(prompt) == _without_meta(W.ui_to_api(fe.saved_workflow(), object_info)), where
+    expected = api_prompt(SPEC.nodes, lambda class_type: class_type, prefix=node["id"] + ":")
+    assert runnable(prompt) == runnable(expected), (where, prompt)
     inner = {k.split(":", 1)[1]: v for k, v in prompt.items()}
-    assert all(k.startswith(node["id"] + ":") for k in prompt) and sorted(inner) == sorted(SPEC["nodes"]), prompt
     assert inner["13"]["inputs"]["steps"] == 28 and inner["7"]["inputs"]["guidance"] == 50, inner
     assert not fe.extension_errors(), fe.extension_errors()
     show_a_bundled_workflow(fe)
@@ -136,7 +149,7 @@ def test_the_node_library_finds_the_nodes_by_their_search_aliases(frontend, fron
     if not aliases:  # ComfyUI 0.3.x: nothing to find them by but their names
         assert "search_aliases" not in info or info["search_aliases"] in (None, []), info
         return
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     fe.load(EMPTY)
     search = fe.page.get_by_placeholder(re.compile(r"^Search")).filter(visible=True)
     if not search.count():

@@ -1,4 +1,4 @@
-"""The ACE++ Canvas node's live layout preview and task presets (web/js/preview.js) in a real browser.
+"""The ACE++ Canvas node's live layout preview and task presets (web/js/preview.js, presets.js) in a real browser.
 
 web/presets.json, the one table of presets, is checked against tools/workflow_specs.py (the bundled workflows'
 recipes) without a browser. In headless Debian Chromium against the real ComfyUI frontend of a live server, the
@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -36,18 +35,17 @@ from pathlib import Path
 
 from PIL import Image
 
+from aceplusplus.tools.workflow_specs import ACE_LORAS, WORKFLOWS
 from harness import PACK_LINK_NAME
-from harness.browser import PACK_WIDGETS, PRESET_WIDGET, PREVIEW_WIDGET, get_json
+from harness.browser import (COMMANDS, MARKS, NAMES, NODES, PACK_WIDGETS, PRESET_WIDGET, PREVIEW_WIDGET, VUE_NODES,
+                              get_json)
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-from workflow_specs import ACE_LORAS, WORKFLOWS  # noqa: E402  (tools/ is not a package)
 
 WORKFLOW = REPO / "workflows" / "ACE++ Subject Editing (logo paste, object insert).json"
 FFT_WORKFLOW = REPO / "workflows" / "ACE++ FFT Instruction Editing.json"
 PRESETS = json.loads((REPO / "web" / "presets.json").read_text("utf-8"))["presets"]
-SAMPLES_COMMAND = "ACEPP.LoadSampleInputs"
-PROMPT_CHOICE = "(choose a task preset)"
+PROMPT_CHOICE = NAMES["preset_prompt"]
 CANVAS = 11  # node ids by role, the same in every bundled workflow (tools/workflow_specs.py)
 EDIT_IMAGE, REF_IMAGE, CONDITIONING, LORA = 9, 8, 12, 2
 # One copy, shipped: the help page (served from web/docs, images relative to it) and the README both show it.
@@ -77,38 +75,39 @@ def widget_values(fe, node_id: int) -> dict:
 
 def preview(fe) -> dict:
     """The preview's last answer (result) and its visible text."""
-    return fe.js("""const node = app.graph.getNodeById(arg);
-                    const widget = node.widgets.find((w) => w.name === 'acepp_layout_preview');
-                    return {result: widget.aceppResult ?? null, text: widget.element.innerText};""", CANVAS)
+    return fe.js("""const node = app.graph.getNodeById(arg[0]);
+                    const widget = node.widgets.find((w) => w.name === arg[1]);
+                    return {result: widget.aceppResult ?? null, text: widget.element.innerText};""",
+                 [CANVAS, PREVIEW_WIDGET])
 
 
 def wait_for_preview(fe, widgets: dict, timeout_ms: int = 15_000) -> dict:
     """The preview once it answered for these widget values."""
-    fe.page.wait_for_function("""([id, want]) => {
+    fe.page.wait_for_function("""([id, preview, want]) => {
         const node = window.comfyAPI.app.app.graph.getNodeById(id);
-        const result = node?.widgets?.find((w) => w.name === 'acepp_layout_preview')?.aceppResult;
+        const result = node?.widgets?.find((w) => w.name === preview)?.aceppResult;
         const sent = result?.request?.widgets;
         return sent && Object.entries(want).every(([k, v]) => sent[k] === v);
-    }""", arg=[CANVAS, widgets], timeout=timeout_ms)
+    }""", arg=[CANVAS, PREVIEW_WIDGET, widgets], timeout=timeout_ms)
     return preview(fe)
 
 
 def wait_until(fe, condition: str, timeout_ms: int = 15_000) -> dict:
     """The preview once its last answer `r` meets a JavaScript condition."""
-    fe.page.wait_for_function(f"""(id) => {{
+    fe.page.wait_for_function(f"""([id, preview]) => {{
         const node = window.comfyAPI.app.app.graph.getNodeById(id);
-        const r = node?.widgets?.find((w) => w.name === 'acepp_layout_preview')?.aceppResult;
+        const r = node?.widgets?.find((w) => w.name === preview)?.aceppResult;
         return r && ({condition});
-    }}""", arg=CANVAS, timeout=timeout_ms)
+    }}""", arg=[CANVAS, PREVIEW_WIDGET], timeout=timeout_ms)
     return preview(fe)
 
 
 def wait_for_text(fe, needle: str, timeout_ms: int = 15_000) -> dict:
-    fe.page.wait_for_function("""([id, needle]) => {
+    fe.page.wait_for_function("""([id, preview, needle]) => {
         const node = window.comfyAPI.app.app.graph.getNodeById(id);
-        const widget = node?.widgets?.find((w) => w.name === 'acepp_layout_preview');
+        const widget = node?.widgets?.find((w) => w.name === preview);
         return widget?.element?.innerText.includes(needle);
-    }""", arg=[CANVAS, needle], timeout=timeout_ms)
+    }""", arg=[CANVAS, PREVIEW_WIDGET, needle], timeout=timeout_ms)
     return preview(fe)
 
 
@@ -155,7 +154,7 @@ def run_canvas(fe, timeout_s: float = 60) -> tuple[tuple[int, int] | None, str |
 def load_with_samples(fe, path: Path) -> dict:
     workflow = json.loads(path.read_text("utf-8"))
     fe.load(workflow)
-    fe.command(SAMPLES_COMMAND)
+    fe.command(COMMANDS["load_samples"])
     fe.wait_for_previews({n["id"]: n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "LoadImage"})
     return workflow
 
@@ -173,11 +172,11 @@ def check_display_only(fe, workflow: dict) -> None:
     """The preview and the preset menu are in neither the prompt nor the saved widgets_values."""
     prompt = fe.prompt()
     assert not set(prompt[str(CANVAS)]["inputs"]) & set(PACK_WIDGETS), prompt[str(CANVAS)]
-    widgets = {w["name"]: w for w in fe.node("ACEPP_CanvasBuilder")["widgets"]}
+    widgets = {w["name"]: w for w in fe.node(NODES["canvas"])["widgets"]}
     for name in (PREVIEW_WIDGET, PRESET_WIDGET):
         assert (widgets[name]["serialize"], widgets[name]["options_serialize"]) == (False, False), widgets[name]
     saved = next(n["widgets_values"] for n in workflow["nodes"] if n["id"] == CANVAS)
-    assert len(fe.node("ACEPP_CanvasBuilder")["widgets_values"]) == len(saved)
+    assert len(fe.node(NODES["canvas"])["widgets_values"]) == len(saved)
 
 
 # ----------------------------------------------------------------------------------------------- no browser
@@ -193,20 +192,20 @@ def test_presets_are_the_bundled_workflows_recipes():
     assert len({p["label"] for p in PRESETS}) == len(PRESETS) and PROMPT_CHOICE not in {p["label"] for p in PRESETS}
     for preset in PRESETS:
         spec = WORKFLOWS[preset["workflow"]]
-        assert preset["id"] == preset["workflow"] and preset["card"] == spec["title"], preset["id"]
-        assert preset["model"] == spec["model"] and preset["model"] in {*ACE_LORAS, "fft"}, preset["id"]
-        assert preset["repainting_scale"] == spec["repainting"], preset["id"]
-        canvas = spec["nodes"][str(CANVAS)]
-        assert canvas["class_type"] == "ACEPP_CanvasBuilder"
+        assert preset["id"] == preset["workflow"] and preset["card"] == spec.title, preset["id"]
+        assert preset["model"] == spec.model and preset["model"] in {*ACE_LORAS, "fft"}, preset["id"]
+        assert preset["repainting_scale"] == spec.repainting, preset["id"]
+        canvas = spec.nodes[str(CANVAS)]
+        assert canvas.class_type == NODES["canvas"]
         assert preset["canvas"] and set(preset["canvas"]) <= {"reference_sizing", "keep_pixels_rate",
                                                               "crop_to_context"}, preset["id"]
         for name, value in preset["canvas"].items():
-            assert canvas["inputs"][name] == value, (preset["id"], name)
-        conditioning = spec["nodes"][str(CONDITIONING)]
-        assert conditioning["class_type"] == ("ACEPP_FFTConditioning" if preset["model"] == "fft"
-                                              else "ACEPP_FillConditioning"), preset["id"]
+            assert canvas.inputs[name] == value, (preset["id"], name)
+        conditioning = spec.nodes[str(CONDITIONING)]
+        assert conditioning.class_type == (NODES["fft_conditioning"] if preset["model"] == "fft"
+                                              else NODES["fill_conditioning"]), preset["id"]
         if preset["model"] != "fft":
-            assert spec["nodes"][str(LORA)]["inputs"]["vertical"] == preset["model"], preset["id"]
+            assert spec.nodes[str(LORA)].inputs["vertical"] == preset["model"], preset["id"]
         assert preset["tip"].strip(), preset["id"]
 
 
@@ -226,7 +225,7 @@ def test_docs_show_the_preview_screenshot(live_server):
 
 def test_preview_figures_are_what_the_canvas_node_builds(frontend, frontend_server, tmp_path):
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     workflow = load_with_samples(fe, WORKFLOW)
     check_display_only(fe, workflow)
     built = warned = 0
@@ -282,15 +281,24 @@ def test_preview_figures_are_what_the_canvas_node_builds(frontend, frontend_serv
         set_widget(fe, CANVAS, "regions", "connected_components")
         shown = wait_until(fe, "r.status === 'at_run'")
         assert "Layout known at run: regions is connected_components" in shown["text"], shown["text"]
+    # A second canvas node gets its own preview from the one timer of all previews; removing it leaves the
+    # first one's preview following its widgets.
+    second = fe.js("const node = window.LiteGraph.createNode(arg); app.graph.add(node); return node.id;",
+                   NODES["canvas"])
+    fe.page.wait_for_function("""([id, preview]) => window.comfyAPI.app.app.graph.getNodeById(id)?.widgets
+        ?.find((w) => w.name === preview)?.aceppResult?.request""", arg=[second, PREVIEW_WIDGET], timeout=15_000)
+    fe.js("app.graph.remove(app.graph.getNodeById(arg));", second)
+    set_widget(fe, CANVAS, "token_budget", 1024)
+    assert wait_for_preview(fe, {"token_budget": 1024})["result"]["request"]["widgets"]["token_budget"] == 1024
     assert not fe.extension_errors(), fe.extension_errors()
 
 
 def test_presets_set_the_recipe_and_say_what_they_changed(frontend):
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     workflow = load_with_samples(fe, WORKFLOW)
-    labels = fe.js("""return app.graph.getNodeById(arg).widgets.find((w) => w.name === 'ACE++ task preset')
-                      .options.values;""", CANVAS)
+    labels = fe.js("return app.graph.getNodeById(arg[0]).widgets.find((w) => w.name === arg[1]).options.values;",
+                   [CANVAS, PRESET_WIDGET])
     assert labels == [PROMPT_CHOICE] + [p["label"] for p in PRESETS]
     for preset in PRESETS:
         # Something else first, so that every preset has something to change.
@@ -329,14 +337,15 @@ def test_presets_set_the_recipe_and_say_what_they_changed(frontend):
 def test_preview_and_presets_in_the_vue_node_renderer(frontend, frontend_server, tmp_path):
     """Real clicks in the Vue node renderer: the crop_to_context switch, a preset picked from the node's menu."""
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", True)
+    fe.set_setting(VUE_NODES, True)
     try:
         workflow = load_with_samples(fe, WORKFLOW)
         frame(fe, [CANVAS, REF_IMAGE, EDIT_IMAGE])
         node = fe.page.locator(f"[data-node-id='{CANVAS}']")
         wait_for_text(fe, "Canvas 640 × 256")
         assert "Canvas 640 × 256 · 640 / 4096 tokens" in node.inner_text()  # drawn inside the Vue node
-        assert node.locator("[data-acepp='canvas-diagram'] [data-acepp='reference']").count() == 1
+        diagram, reference = (f"[data-acepp='{MARKS[part]}']" for part in ("canvas_diagram", "reference"))
+        assert node.locator(f"{diagram} {reference}").count() == 1
 
         preset = next(p for p in PRESETS if p["id"] == "local_editing")
         node.get_by_role("combobox", name=PRESET_WIDGET).click()
@@ -345,7 +354,7 @@ def test_preview_and_presets_in_the_vue_node_renderer(frontend, frontend_server,
         assert widget_values(fe, CANVAS)["crop_to_context"] is True and widget_values(fe, LORA)["vertical"] == \
             "local_editing" and widget_values(fe, CONDITIONING)["repainting_scale"] == 0.5, shown["text"]
         shown = wait_for_text(fe, "Crop ")
-        assert node.locator("[data-acepp='crop-box']").count() == 1
+        assert node.locator(f"[data-acepp='{MARKS['crop_box']}']").count() == 1
         fe.page.wait_for_timeout(500)  # the toast slides in
         shot = tmp_path / f"layout_preview_{fe.name}.png"
         frame(fe, [CANVAS])  # the canvas node alone, whole, for the picture; no banner over it
@@ -369,7 +378,7 @@ def test_preview_and_presets_in_the_vue_node_renderer(frontend, frontend_server,
         assert shot.stat().st_size < 300_000
         assert not fe.extension_errors(), fe.extension_errors()
     finally:
-        fe.set_setting("Comfy.VueNodes.Enabled", False)
+        fe.set_setting(VUE_NODES, False)
 
 
 # Inputs a node marks advanced (V3 `advanced=True`: ComfyUI 0.28.2's io has it, 0.3.75's not; nodes/schema.py)
@@ -382,12 +391,12 @@ ADVANCED_SINCE = (1, 39, 0)
 
 def visible_widget_text(fe, node_id: int) -> str:
     """The text the Vue node renderer shows on a node, its layout preview left out."""
-    return fe.page.evaluate("""(id) => {
+    return fe.page.evaluate("""([id, preview]) => {
         const root = document.querySelector(`[data-node-id='${id}']`);
         return [...(root?.querySelectorAll('*') ?? [])]
-          .filter((el) => !el.children.length && el.checkVisibility() && !el.closest('.acepp-layout-preview'))
+          .filter((el) => !el.children.length && el.checkVisibility() && !el.closest(`[data-acepp='${preview}']`))
           .map((el) => el.textContent).join('\\n');
-    }""", node_id)
+    }""", [node_id, MARKS["layout_preview"]])
 
 
 def test_advanced_inputs_are_collapsed_until_asked_for(frontend, frontend_server):
@@ -395,12 +404,12 @@ def test_advanced_inputs_are_collapsed_until_asked_for(frontend, frontend_server
     clicked (where the core marks them and the frontend folds them; elsewhere every input shows), and the preview
     and the preset menu work either way."""
     fe = frontend
-    info = get_json(fe.server.base_url, "/object_info/ACEPP_CanvasBuilder")["ACEPP_CanvasBuilder"]
+    info = get_json(fe.server.base_url, f"/object_info/{NODES['canvas']}")[NODES["canvas"]]
     specs = {**info["input"]["required"], **(info["input"].get("optional") or {})}
     advanced = [n for n, spec in specs.items()
                 if len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("advanced")]
     folds = bool(advanced) and tuple(int(p) for p in fe.version.split(".")[:3]) >= ADVANCED_SINCE
-    fe.set_setting("Comfy.VueNodes.Enabled", True)
+    fe.set_setting(VUE_NODES, True)
     try:
         workflow = load_with_samples(fe, WORKFLOW)
         frame(fe, [CANVAS])
@@ -435,17 +444,17 @@ def test_advanced_inputs_are_collapsed_until_asked_for(frontend, frontend_server
         check_display_only(fe, workflow)
         assert not fe.extension_errors(), fe.extension_errors()
     finally:
-        fe.set_setting("Comfy.VueNodes.Enabled", False)
+        fe.set_setting(VUE_NODES, False)
 
 
 def test_saved_workflow_keeps_its_widget_values(frontend):
     """With the preview shown, the workflow saves exactly the widget values of its file (positional)."""
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     workflow = json.loads(WORKFLOW.read_text("utf-8"))
     fe.load(workflow)
-    fe.page.wait_for_function("""(id) => window.comfyAPI.app.app.graph.getNodeById(id)?.widgets
-        ?.find((w) => w.name === 'acepp_layout_preview')?.aceppResult""", arg=CANVAS, timeout=15_000)
+    fe.page.wait_for_function("""([id, preview]) => window.comfyAPI.app.app.graph.getNodeById(id)?.widgets
+        ?.find((w) => w.name === preview)?.aceppResult""", arg=[CANVAS, PREVIEW_WIDGET], timeout=15_000)
     saved = {n["id"]: n for n in fe.saved_workflow()["nodes"]}
     for node in workflow["nodes"]:
         if node.get("widgets_values"):

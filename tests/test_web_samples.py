@@ -18,24 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from harness.browser import PACK_WIDGETS
+from aceplusplus.tools import samples
+from harness.browser import COMMANDS, NAMES, NODES, PACK_WIDGETS, REPORT_WIDGET, SAMPLES_LABEL, VUE_NODES
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-import samples  # noqa: E402  (tools/ is not a package)
-
-JS = REPO / "web" / "js" / "acepp.js"
+JS = REPO / "web" / "js"
 WORKFLOWS = sorted(p for p in (REPO / "workflows").glob("*.json"))
-LABEL = "Load ACE++ sample inputs"
-COMMAND = "ACEPP.LoadSampleInputs"
 DOCS_SCREENSHOT = REPO / "docs" / "images" / "samples_button.png"
 
 
@@ -83,14 +77,13 @@ def test_every_bundled_workflow_names_only_shipped_samples():
 
 
 def test_frontend_names_the_same_samples_and_no_pack_folder():
-    source = JS.read_text("utf-8")
-    block = re.search(r"SAMPLE_NAMES = Object\.freeze\(\[(.*?)\]\)", source, re.S)
-    assert block, "SAMPLE_NAMES not found in web/js/acepp.js"
-    assert sorted(re.findall(r'"([^"]+)"', block.group(1))) == sorted(samples.SAMPLES)
-    # git clones and Registry installs name the pack folder differently: the URL comes from import.meta.url.
-    assert "import.meta.url" in source
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
-    assert "/extensions/" not in code and "aceplusplus" not in code
+    assert sorted(NAMES["samples"]) == sorted(samples.SAMPLES)  # web/names.json, what the frontend uploads
+    # git clones and Registry installs name the pack folder differently: URLs come from import.meta.url.
+    sources = {path.name: path.read_text("utf-8") for path in sorted(JS.glob("*.js"))}
+    assert all("import.meta.url" in sources[name] for name in ("shared.js", "samples.js", "presets.js"))
+    for name, source in sources.items():
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
+        assert "/extensions/" not in code and "aceplusplus" not in code, name
 
 
 # ----------------------------------------------------------------------------------------- browser
@@ -114,7 +107,7 @@ def _check_uploaded(input_dir: Path, names: set[str]) -> None:
 def _check_loaded(fe, workflow: dict, where: str) -> None:
     """The frontend kept every saved widget value of the LoadImage and canvas nodes, in place."""
     saved = {n["id"]: n.get("widgets_values") for n in workflow["nodes"]}
-    for node_type in ("LoadImage", "ACEPP_CanvasBuilder"):
+    for node_type in ("LoadImage", NODES["canvas"]):
         for node in fe.nodes(node_type):
             assert node["widgets_values"] == saved[node["id"]], (
                 f"{where}: node {node['id']} ({node_type}) re-saves {node['widgets_values']}, "
@@ -124,7 +117,7 @@ def _check_loaded(fe, workflow: dict, where: str) -> None:
 def test_sample_inputs_command_loads_every_bundled_workflow(frontend, frontend_server):
     """Classic renderer, the menu command: every bundled workflow, every sample."""
     fe = frontend
-    fe.set_setting("Comfy.VueNodes.Enabled", False)
+    fe.set_setting(VUE_NODES, False)
     used = set()
     for path in WORKFLOWS:
         workflow = json.loads(path.read_text("utf-8"))
@@ -132,16 +125,17 @@ def test_sample_inputs_command_loads_every_bundled_workflow(frontend, frontend_s
         _remove_samples(frontend_server.server.layout.input)
         fe.load(workflow)
         _check_loaded(fe, workflow, path.name)
-        canvas = fe.nodes("ACEPP_CanvasBuilder")
+        canvas = fe.nodes(NODES["canvas"])
         # The pack's widgets (this button, then the layout preview's) come after all of the node's own ones.
         order = [w["name"] for w in canvas[0]["widgets"]] if len(canvas) == 1 else []
-        assert LABEL in order and all(n in PACK_WIDGETS for n in order[order.index(LABEL):]), (path.name, order)
-        button = canvas[0]["widgets"][order.index(LABEL)]
+        assert SAMPLES_LABEL in order and all(n in PACK_WIDGETS for n in order[order.index(SAMPLES_LABEL):]), (
+            path.name, order)
+        button = canvas[0]["widgets"][order.index(SAMPLES_LABEL)]
         assert (button["type"], button["serialize"], button["options_serialize"]) == ("button", False, False)
         before = fe.prompt()
         assert before == fe.prompt(without_pack_widgets=True), f"{path.name}: the button entered the prompt"
 
-        fe.js("await app.extensionManager.command.execute(arg);", COMMAND)
+        fe.command(COMMANDS["load_samples"])
         fe.wait_for_previews(names)
         _check_uploaded(frontend_server.server.layout.input, set(names.values()))
         for node in fe.nodes("LoadImage"):
@@ -159,14 +153,14 @@ def test_report_widget_stays_out_of_the_prompt_and_the_saved_values(frontend):
     """A loader's report (shown after it ran) is a display: not a prompt input, not a widgets_values entry."""
     fe = frontend
     workflow = next(w for w in (json.loads(p.read_text("utf-8")) for p in WORKFLOWS)
-                    if any(n["type"] == "ACEPP_LoraLoader" for n in w["nodes"]))
+                    if any(n["type"] == NODES["lora_loader"] for n in w["nodes"]))
     fe.load(workflow)
-    (lora,) = fe.nodes("ACEPP_LoraLoader")
+    (lora,) = fe.nodes(NODES["lora_loader"])
     before, saved = fe.prompt(), lora["widgets_values"]
     fe.js("app.graph.getNodeById(arg).onExecuted({text: ['ACE++ LoRA report: 1 of 1 tensors applied']});", lora["id"])
-    (lora,) = fe.nodes("ACEPP_LoraLoader")
+    (lora,) = fe.nodes(NODES["lora_loader"])
     report = lora["widgets"][-1]
-    assert report["name"] == "acepp_report" and report["value"].startswith("ACE++ LoRA report")
+    assert report["name"] == REPORT_WIDGET and report["value"].startswith("ACE++ LoRA report")
     assert (report["serialize"], report["options_serialize"]) == (False, False)
     assert lora["widgets_values"] == saved
     assert fe.prompt() == before
@@ -186,21 +180,21 @@ def test_sample_button_click_in_vue_nodes(no_samples_at_page_load, frontend, fro
     workflow = json.loads(path.read_text("utf-8"))
     names = _sample_names(workflow)
     _remove_samples(frontend_server.server.layout.input)
-    fe.set_setting("Comfy.VueNodes.Enabled", True)
+    fe.set_setting(VUE_NODES, True)
     try:
         fe.load(workflow)
         _check_loaded(fe, workflow, path.name)
         before = fe.prompt()
         # Frame the sample nodes and the canvas node (test-side view control only).
         fe.js("""
-            const nodes = app.graph.nodes.filter((n) => ['LoadImage', 'ACEPP_CanvasBuilder'].includes(n.type));
+            const nodes = app.graph.nodes.filter((n) => ['LoadImage', arg].includes(n.type));
             app.canvas.selectItems?.(nodes);
             await app.extensionManager.command.execute('Comfy.Canvas.FitView');
             app.canvas.deselectAll?.();
-        """)
+        """, NODES["canvas"])
         # The files were missing when the graph loaded: the Vue dropdowns show their placeholder.
         assert not any(name in fe.node_text(node_id) for node_id, name in names.items())
-        button = fe.page.get_by_role("button", name=LABEL)
+        button = fe.page.get_by_role("button", name=SAMPLES_LABEL)
         fe.click_and_wait_for_uploads(button, len(set(names.values())))
         fe.wait_for_previews(names)
         for node_id, name in names.items():  # ... and now the names
@@ -228,4 +222,4 @@ def test_sample_button_click_in_vue_nodes(no_samples_at_page_load, frontend, fro
         assert fe.prompt() == before
         assert not fe.extension_errors(), fe.extension_errors()
     finally:
-        fe.set_setting("Comfy.VueNodes.Enabled", False)
+        fe.set_setting(VUE_NODES, False)

@@ -24,6 +24,11 @@ crops: regions "connected_components" (two canvases, one per square, each of bud
 For each: the crop(s), the canvas batch, the tokens it uses, target-panel pixels per original pixel, the size of
 a square in the canvas, and the wall time of build_canvas (pre) and of stitch with grow 4, feather 8 and colour
 match (post).
+
+Then scattered masks (also alone: --scattered): with regions "one" and crop-to-context, two 64x64 masked areas
+3000 px apart along each axis (opposite corners) of a 9.4 MP photo, against one 512x512 area in its middle, both
+in one subprocess, taking turns: the best wall time of stitch with grow 4, feather 8 and colour match for each, and
+their ratio.
 """
 from __future__ import annotations
 
@@ -75,9 +80,8 @@ def _best(fn, repeats: int) -> tuple[float, object]:
 def run_pack(megapixels: int, mask_side: int, options: bool, repeats: int, crop: bool) -> dict:
     import torch
 
-    sys.path.insert(0, str(ROOT))
-    from lcu.canvas import build_canvas
-    from lcu.stitch import stitch
+    from aceplusplus.lcu.canvas import build_canvas
+    from aceplusplus.lcu.stitch import stitch
 
     torch.set_grad_enabled(False)
     margin = MARGIN if crop else None
@@ -111,9 +115,8 @@ def run_regions(megapixels: int, repeats: int, budget: int, regions: str) -> dic
     docstring."""
     import torch
 
-    sys.path.insert(0, str(ROOT))
-    from lcu.canvas import build_canvas
-    from lcu.stitch import stitch
+    from aceplusplus.lcu.canvas import build_canvas
+    from aceplusplus.lcu.stitch import stitch
 
     torch.set_grad_enabled(False)
     per_canvas = budget if regions == "one" else budget // 2
@@ -167,11 +170,60 @@ def regions_table(repeats: int) -> None:
     print("(px/px: target-panel pixels per original pixel of the crop; square: a masked square's side in the canvas)")
 
 
+SCATTER_MP, SCATTER_SIDE, SCATTER_APART, ONE_SIDE = 9, 64, 3000, 512
+
+
+def run_scattered(repeats: int) -> dict:
+    """Stitch time of two small areas far apart against one 512x512 area, on the same photo, in this one process
+    (see the module's docstring)."""
+    import torch
+
+    from aceplusplus.lcu.canvas import build_canvas
+    from aceplusplus.lcu.stitch import stitch
+
+    torch.set_grad_enabled(False)
+    side = int(round(math.sqrt(SCATTER_MP) * 1024))
+    photo = torch.rand(1, side, side, 3, generator=torch.Generator().manual_seed(SCATTER_MP))
+    scattered = torch.zeros(1, side, side)
+    near = (side - SCATTER_APART - SCATTER_SIDE) // 2  # the two areas' corners are SCATTER_APART px apart
+    for corner in (near, near + SCATTER_APART):
+        scattered[:, corner:corner + SCATTER_SIDE, corner:corner + SCATTER_SIDE] = 1.0
+    one = torch.zeros(1, side, side)
+    top = (side - ONE_SIDE) // 2
+    one[:, top:top + ONE_SIDE, top:top + ONE_SIDE] = 1.0
+    cases = {}
+    for name, mask in (("one", one), ("scattered", scattered)):
+        canvas = build_canvas(edit_image=photo, mask=mask, token_budget=BUDGET, context_margin=MARGIN)
+        decoded = (canvas.image * 0.9 + 0.05 + 0.02 * torch.rand(canvas.image.shape)).clamp(0, 1)
+        result, _ = stitch(decoded, canvas.layout, grow=GROW, feather=FEATHER, color_match=True)  # warm-up
+        assert tuple(result.shape) == tuple(photo.shape)
+        cases[name] = decoded, canvas.layout
+    # The two cases take turns, so that whatever else loads the machine meanwhile weighs on both alike.
+    times = {name: math.inf for name in cases}
+    for _ in range(repeats):
+        for name, (decoded, layout) in cases.items():
+            start = time.perf_counter()
+            stitch(decoded, layout, grow=GROW, feather=FEATHER, color_match=True)
+            times[name] = min(times[name], time.perf_counter() - start)
+    return {"side": side, "near": near, **times}
+
+
+def scattered_table(repeats: int) -> None:
+    """Runs and prints the scattered-mask comparison (one subprocess)."""
+    r = _child("scattered", SCATTER_MP, ONE_SIDE, True, repeats)
+    side, near = r["side"], r["near"]
+    print(f"Scattered mask on a {side}x{side} photo ({side * side / 1e6:.1f} MP), regions one, context_margin {MARGIN}, "
+          f"stitch with grow {GROW}, feather {FEATHER}, colour match, best of {repeats}:")
+    print(f"  one {ONE_SIDE}x{ONE_SIDE} area in the middle:                          {r['one']:7.3f}s")
+    print(f"  two {SCATTER_SIDE}x{SCATTER_SIDE} areas at ({near},{near}) and ({near + SCATTER_APART},"
+          f"{near + SCATTER_APART}), {SCATTER_APART} px apart: {r['scattered']:7.3f}s")
+    print(f"  scattered / one: {r['scattered'] / r['one']:.2f}x", flush=True)
+
+
 def run_stock(megapixels: int, mask_side: int, options: bool, repeats: int) -> dict:
     import torch
 
-    sys.path.insert(0, str(ROOT))
-    from tests.harness.inprocess import start_inprocess
+    from aceplusplus.tools.comfy_inprocess import start_inprocess
 
     torch.set_grad_enabled(False)
     with tempfile.TemporaryDirectory(prefix="acepp-bench-") as tmp:
@@ -233,7 +285,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per step (the best is shown)")
     parser.add_argument("--regions", action="store_true",
                         help="only the several-regions comparison (two squares in opposite corners of a 16 MP photo)")
-    parser.add_argument("--child", choices=["crop", "whole", "stock", "regions"], help=argparse.SUPPRESS)
+    parser.add_argument("--scattered", action="store_true",
+                        help="only the scattered-mask case (two 64x64 areas 3000 px apart vs one 512x512 area, 9.4 MP)")
+    parser.add_argument("--child", choices=["crop", "whole", "stock", "regions", "scattered"], help=argparse.SUPPRESS)
     parser.add_argument("--options", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-regions", default="one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,6 +295,8 @@ def main() -> None:
         mp = args.sizes[0]
         if args.child == "regions":
             out = run_regions(mp, args.repeats, budget=args.mask, regions=args.child_regions)
+        elif args.child == "scattered":
+            out = run_scattered(args.repeats)
         elif args.child == "stock":
             out = run_stock(mp, args.mask, args.options, args.repeats)
         else:
@@ -251,6 +307,11 @@ def main() -> None:
         print(f"{os.cpu_count()} CPUs, torch threads as default, best of {args.repeats}")
         print()
         regions_table(args.repeats)
+        return
+    if args.scattered:
+        print(f"{os.cpu_count()} CPUs, torch threads as default")
+        print()
+        scattered_table(args.repeats)
         return
 
     print(f"{os.cpu_count()} CPUs, torch threads as default; mask {args.mask}x{args.mask}, token budget {BUDGET}, "
@@ -294,6 +355,8 @@ def main() -> None:
         print(f"{mp:>4}MP | " + " | ".join(cells))
     print()
     regions_table(args.repeats)
+    print()
+    scattered_table(args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""The project's own ComfyUI (tools/runtime.sh: the venv and the ComfyUI 0.3.75 it provides) as a process,
-with this pack linked into a temporary base directory: the demo, the workflow builder and the test harness's
-live server. The process itself is client/process.py and every HTTP call goes through client/session.py,
-the same code the headless client uses.
+"""The project's own ComfyUI (tools/runtime.sh: the venv and the ComfyUI core it provides) as a process,
+with this pack linked into a base directory: the demo, the workflow builder and the test harness's live
+server. The process itself is client/process.py and every HTTP call goes through client/session.py, the same
+code the headless client uses. The one scratch base-directory builder (:func:`make_base`) lives here too: the
+in-process ComfyUI (tools/comfy_inprocess.py), the live servers and the GPU check all lay their bases out with it.
 """
 from __future__ import annotations
 
@@ -10,18 +11,94 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from aceplusplus.client.errors import EXIT_SERVER, ClientError
+from aceplusplus.client.process import ComfyProcess, free_port  # noqa: F401  (free_port: re-exported for tests)
+from aceplusplus.client.session import BlockingSession  # noqa: F401
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from client.errors import EXIT_SERVER, ClientError  # noqa: E402
-from client.process import ComfyProcess, free_port  # noqa: E402,F401  (free_port: re-exported for tests)
-from client.session import BlockingSession  # noqa: E402,F401
+PACK_LINK_NAME = "aceplusplus"  # the pack's folder name under custom_nodes
+# ComfyUI tags every node of a custom-node directory with this module name (object_info "python_module").
+PACK_MODULE = f"custom_nodes.{PACK_LINK_NAME}"
 
 RUNTIME_KEYS = ("ACEPP_PYTHON", "ACEPP_COMFY_ROOT", "ACEPP_CACHE")
+
+
+class ComfySetupError(RuntimeError):
+    """The environment cannot host ComfyUI (missing runtime, broken layout)."""
+
+
+def comfy_root() -> Path:
+    """The ComfyUI source tree named by ACEPP_COMFY_ROOT; a clear error when it is unset or wrong."""
+    value = os.environ.get("ACEPP_COMFY_ROOT")
+    if not value:
+        raise ComfySetupError(
+            "ACEPP_COMFY_ROOT is not set, so ComfyUI cannot be found. Run `bash tools/test.sh` (it provisions "
+            "the runtime), or `source tools/runtime.sh` first.")
+    root = Path(value).resolve()
+    if not (root / "main.py").is_file() or not (root / "nodes.py").is_file():
+        raise ComfySetupError(f"ACEPP_COMFY_ROOT={value} holds no ComfyUI (main.py, nodes.py); "
+                              "run `bash tools/test.sh` to provision it")
+    return root
+
+
+def pack_dir() -> Path:
+    """The node pack linked into custom_nodes: ACEPP_PACK_DIR (the test run's installed archive), else this
+    repository."""
+    return Path(os.environ.get("ACEPP_PACK_DIR") or ROOT).resolve()
+
+
+@dataclass(frozen=True)
+class BaseLayout:
+    """A ComfyUI --base-directory: models -> the models folder, custom_nodes/aceplusplus -> the pack."""
+    base: Path
+
+    @property
+    def models(self) -> Path:
+        return self.base / "models"
+
+    @property
+    def custom_nodes(self) -> Path:
+        return self.base / "custom_nodes"
+
+    @property
+    def input(self) -> Path:
+        return self.base / "input"
+
+    @property
+    def output(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def temp(self) -> Path:
+        return self.base / "temp"
+
+    def directory_for(self, kind: str) -> Path:
+        """Folder of an image reference's ``type`` (output, temp, input)."""
+        return {"output": self.output, "temp": self.temp, "input": self.input}[kind]
+
+
+def make_base(base: Path, models: Path | None, pack: Path | None = None) -> BaseLayout:
+    """Lay out a base directory: custom_nodes/aceplusplus -> ``pack`` (default :func:`pack_dir`) and, when
+    given, models -> ``models`` (links; nothing is written into either)."""
+    base = Path(base)
+    pack = Path(pack) if pack is not None else pack_dir()
+    if not (pack / "__init__.py").is_file():
+        raise ComfySetupError(f"no node pack at {pack} (no __init__.py)")
+    layout = BaseLayout(base)
+    for d in (layout.custom_nodes, layout.input, layout.output, layout.temp, base / "user"):
+        d.mkdir(parents=True, exist_ok=True)
+    links = [(layout.custom_nodes / PACK_LINK_NAME, pack)] + ([(layout.models, Path(models))] if models else [])
+    for link, target in links:
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == target.resolve():
+                continue
+            raise ComfySetupError(f"{link} exists and is not a link to {target}")
+        link.symlink_to(target.resolve(), target_is_directory=True)
+    return layout
 
 
 def runtime_env() -> dict:
@@ -62,11 +139,7 @@ class EmbeddedComfy(ComfyProcess):
         if self.models_dir is not None and not self.models_dir.is_dir():
             raise ClientError(EXIT_SERVER, f"models folder {self.models_dir} does not exist")
         if self.given_base is None:
-            self.base = Path(tempfile.mkdtemp(prefix="acepp_comfy_"))
-            (self.base / "custom_nodes").mkdir()
-            (self.base / "custom_nodes" / "aceplusplus").symlink_to(self.pack_dir, target_is_directory=True)
-            if self.models_dir is not None:
-                (self.base / "models").symlink_to(self.models_dir, target_is_directory=True)
+            self.base = make_base(Path(tempfile.mkdtemp(prefix="acepp_comfy_")), self.models_dir, self.pack_dir).base
         self.log_path = self.log_path_given or self.base / "comfyui.log"
         # No API nodes: they only reach paid online services, and importing them is a third of a current core's start.
         self.args = ("--cpu", "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:",
@@ -85,12 +158,12 @@ class EmbeddedComfy(ComfyProcess):
     def pack_import_error(self) -> str:
         """The server log's traceback of this pack's failed import ('' when there is none)."""
         lines = self.log_tail(200_000).splitlines()
-        failed = [i for i, line in enumerate(lines) if "custom_nodes/aceplusplus" in line
+        failed = [i for i, line in enumerate(lines) if f"custom_nodes/{PACK_LINK_NAME}" in line
                   and (line.startswith("Cannot import") or "Error while calling comfy_entrypoint" in line)]
         if not failed:
             return ""
         end = failed[-1]
         start = max((i for i in range(end) if lines[i].startswith("Traceback")), default=end)
-        if not any("custom_nodes/aceplusplus" in line for line in lines[start:end]):
+        if not any(f"custom_nodes/{PACK_LINK_NAME}" in line for line in lines[start:end]):
             start = end  # no traceback of ours in the log (comfy_entrypoint errors are one line)
         return "\n".join(lines[start:end + 1])

@@ -2,8 +2,8 @@
 
     bash tools/demo.sh [--models DIR] [--out DIR]
 
-Starts the embedded ComfyUI with this pack, queues workflows/portrait_generation.json through the HTTP
-API with a synthetic face drawn by tools/samples.py, and writes the result plus a contact sheet
+Starts the embedded ComfyUI with this pack, queues the API twin workflows/api/portrait_generation.json through
+the HTTP API with a synthetic face drawn by tools/samples.py, and writes the result plus a contact sheet
 (reference | canvas with the mask tinted | mask | result). With --models DIR holding the real model files
 (ComfyUI's models layout) it runs the official settings at 1024x1024; without, it uses the tiny
 random-weight fixtures at 128x128 (the output is noise: it shows the plumbing, not the model) and says so.
@@ -18,15 +18,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from aceplusplus.client import cli
+from aceplusplus.tools import fixtures
+from aceplusplus.tools.comfy_process import BlockingSession, EmbeddedComfy
+from aceplusplus.tools.samples import write_samples
+from aceplusplus.tools.workflow_specs import WORKFLOWS
+
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
-
-import fixtures  # noqa: E402
-from comfy_process import BlockingSession, EmbeddedComfy  # noqa: E402
-from samples import write_samples  # noqa: E402
-from workflow_specs import WORKFLOWS  # noqa: E402
-
-from client import cli  # noqa: E402  (comfy_process put the repository root on the path)
 
 WORKFLOW = "portrait_generation"
 TILE = 256
@@ -34,7 +32,7 @@ TILE = 256
 
 def missing_real_files(models: Path) -> list[str]:
     """The model files the workflow's loader nodes name (their download entries) that `models` lacks."""
-    wanted = {(e["directory"], e["name"]) for node in WORKFLOWS[WORKFLOW]["nodes"].values() for e in node.get("models", [])}
+    wanted = {(e["directory"], e["name"]) for node in WORKFLOWS[WORKFLOW].nodes.values() for e in node.models}
     return sorted(f"{folder}/{name}" for folder, name in wanted if not (models / folder / name).is_file())
 
 

@@ -64,14 +64,13 @@ import time
 import zlib
 from pathlib import Path
 
+from aceplusplus.tools.comfy_process import PACK_LINK_NAME
+
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
-for _path in (str(ROOT), str(TOOLS)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 PROBE_DIR = TOOLS / "gpu_check_probe"
-PACK_LINK = "aceplusplus"
+
 PROBE_LINK = "acepp_gpu_check_probe"
 PILLOW_LOADER = "ACEPPGPUCheck_LoadImagePillow"  # tools/gpu_check_probe's node
 HEADER_SPARE = 256  # bytes of padding in a model file's header, room for the FFT conversion's longer numbers
@@ -204,11 +203,10 @@ def resolve_comfy(spec: str | None, work: Path) -> Path:
 # --------------------------------------------------------------------------------------------- models
 
 def _lora_verticals() -> dict:
-    """nodes/catalog.py's ACE_LORAS (vertical -> file), loaded without importing the pack's nodes package."""
-    spec = importlib.util.spec_from_file_location("acepp_catalog", ROOT / "nodes" / "catalog.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {vertical: f.name for vertical, f in module.ACE_LORAS.items()}
+    """nodes/catalog.py's ACE_LORAS: vertical -> file name."""
+    from aceplusplus.nodes.catalog import ACE_LORAS
+
+    return {vertical: f.name for vertical, f in ACE_LORAS.items()}
 
 
 class ModelWriter:
@@ -332,7 +330,7 @@ def build_models(models: Path, cfg: dict, loras: list[str], device: str, lora_ra
     """The Fill model, the LoRAs, CLIP-L and the VAE in `models`; what was written, with times."""
     import torch
 
-    import fixtures as fx
+    from aceplusplus.tools import fixtures as fx
 
     started = time.perf_counter()
     writer = ModelWriter(device, fx.SEED, fx.STD)
@@ -366,7 +364,7 @@ def build_models(models: Path, cfg: dict, loras: list[str], device: str, lora_ra
 
 
 def model_bytes(cfg: dict, loras: list[str]) -> int:
-    import fixtures as fx
+    from aceplusplus.tools import fixtures as fx
 
     lora_ranks = dict(fx.GOOD_LORAS)
     flux = fx.flux_spec(fx.FFT_IN, double_blocks=cfg["double"], single_blocks=cfg["single"])
@@ -385,7 +383,7 @@ def make_images(cfg: dict, tag: int) -> dict:
     import numpy as np
     from PIL import Image
 
-    from client.images import png_bytes, with_mask
+    from aceplusplus.client.images import png_bytes, with_mask
 
     w, h = cfg["edit"]
     y, x = np.mgrid[0:h, 0:w]
@@ -430,8 +428,8 @@ class ProbeLog:
 
 def prepare_graph(wid: str, cfg: dict, *, tokens: int, steps: int, seed: int, dual_clip_info: dict,
                   uploaded: dict, pillow_loader: bool = False) -> dict:
-    from client import catalog
-    from client import graph as client_graph
+    from aceplusplus.client import catalog
+    from aceplusplus.client import graph as client_graph
 
     workflow = catalog.load(wid)
     graph = workflow.graph()
@@ -558,8 +556,8 @@ def run_one(session, probe: ProbeLog, server_log: Path, wid: str, cfg: dict, *, 
 
     from PIL import Image
 
-    from client import catalog
-    from client.errors import EXIT_TIMEOUT
+    from aceplusplus.client import catalog
+    from aceplusplus.client.errors import EXIT_TIMEOUT
 
     run = {"workflow": wid, "budget": tokens, "steps_asked": steps, "warmup": warmup}
     log_offset = server_log.stat().st_size if server_log.exists() else 0
@@ -688,7 +686,7 @@ def main(argv=None) -> int:
 
 def plan_workflows(ids: list[str]) -> dict:
     """Per workflow id: the LoRA files it loads and whether it samples the FFT model."""
-    from client import catalog
+    from aceplusplus.client import catalog
 
     workflows = {}
     verticals = _lora_verticals()
@@ -735,7 +733,7 @@ def _check(args, cfg: dict, workflows: dict, need: int, work: Path, out_dir: Pat
     order = sorted(workflows, key=lambda w: workflows[w]["fft"])
     loras = sorted({name for w in workflows.values() for name in w["loras"]})
 
-    import fixtures as fx
+    from aceplusplus.tools import fixtures as fx
 
     lora_ranks = dict(fx.GOOD_LORAS)
     models = work / "models"
@@ -757,12 +755,12 @@ def _check(args, cfg: dict, workflows: dict, need: int, work: Path, out_dir: Pat
            if built["device_used_before_server"] is not None else ""))
 
     # The server's base directory: the pack and the probe linked in, the models folder linked.
+    from aceplusplus.tools.comfy_process import make_base
+
     base = work / "base"
     shutil.rmtree(base, ignore_errors=True)
-    (base / "custom_nodes").mkdir(parents=True)
-    (base / "custom_nodes" / PACK_LINK).symlink_to(ROOT, target_is_directory=True)
-    (base / "custom_nodes" / PROBE_LINK).symlink_to(PROBE_DIR, target_is_directory=True)
-    (base / "models").symlink_to(models, target_is_directory=True)
+    layout = make_base(base, models, ROOT)
+    (layout.custom_nodes / PROBE_LINK).symlink_to(PROBE_DIR, target_is_directory=True)
     web = work / "web"
     web.mkdir(exist_ok=True)
     probe_path = work / "probe.jsonl"
@@ -786,9 +784,9 @@ def _check(args, cfg: dict, workflows: dict, need: int, work: Path, out_dir: Pat
     if not gpu:
         server_args.append("--cpu")
 
-    from client.errors import ClientError
-    from client.process import ComfyProcess
-    from client.session import BlockingSession
+    from aceplusplus.client.errors import ClientError
+    from aceplusplus.client.process import ComfyProcess
+    from aceplusplus.client.session import BlockingSession
 
     server_log = work / "comfyui.log"
     server_log.unlink(missing_ok=True)
@@ -809,7 +807,7 @@ def _check(args, cfg: dict, workflows: dict, need: int, work: Path, out_dir: Pat
         problem = next((e for e in probe.events if e["event"] == "probe_error"), None)
         ready["cuda"] = gpu
         pack_error = [line for line in process.log_tail(200_000).splitlines()
-                      if "custom_nodes" in line and PACK_LINK in line and ("Cannot import" in line or "IMPORT FAILED"
+                      if "custom_nodes" in line and PACK_LINK_NAME in line and ("Cannot import" in line or "IMPORT FAILED"
                                                                             in line)]
         kitchen = dict(re.findall(r"Found comfy_kitchen backend (\w+): \{'available': (True|False)",
                                   process.log_tail(200_000)))

@@ -72,6 +72,7 @@ if compgen -G "$dir/wheels/*.whl" > /dev/null; then
     --upgrade --target "$site" "$dir"/wheels/*.whl
   export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 fi
+source "$root/tools/import_path.sh"
 comfy="$dir/$tarball_name"
 [ -f "$comfy" ] || comfy="${ACEPP_COMFY_ROOT:-}"
 export PYTHONUNBUFFERED=1

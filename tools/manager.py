@@ -60,8 +60,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pack  # noqa: E402  (tools/ is not a package: cache_dir, git_visible_files, _locked, _PIP_NOISE)
+from aceplusplus.tools import pack
+from aceplusplus.tools.comfy_process import comfy_root
 
 MANAGER = "comfyui-manager==4.3"
 # comfyui-manager 4.3 with everything it declares (resolved by pip on 2026-12-03), plus aiohttp and the frontend
@@ -207,18 +207,10 @@ def scan(folders: list[Path], scanner: Path | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- installer
-def comfy_root() -> Path:
-    value = os.environ.get("ACEPP_COMFY_ROOT") or os.environ.get("COMFYUI_PATH")
-    if not value or not (Path(value) / "folder_paths.py").is_file():
-        raise ManagerError("[ACE++ manager] ACEPP_COMFY_ROOT names no ComfyUI (folder_paths.py): "
-                           "`source tools/runtime.sh` first")
-    return Path(value).resolve()
-
-
-# Manager's code against ComfyUI's folder_paths with --base-directory = COMFYUI_FOLDERS_BASE_PATH, then argv.
+# Manager's code against ComfyUI's folder_paths (ComfyUI's folder is the PYTHONPATH of Manager's Python, see
+# _manager_env) with --base-directory = COMFYUI_FOLDERS_BASE_PATH, then argv.
 _PRELUDE = r"""
 import os, sys
-sys.path.insert(0, os.environ["COMFYUI_PATH"])
 from comfy.cli_args import args
 args.base_directory = os.environ["COMFYUI_FOLDERS_BASE_PATH"]
 """
@@ -243,7 +235,7 @@ def _manager_env(base: Path) -> dict:
     base = Path(base).resolve()
     (base / "custom_nodes").mkdir(parents=True, exist_ok=True)
     return {**os.environ, "COMFYUI_PATH": str(comfy_root()), "COMFYUI_FOLDERS_BASE_PATH": str(base),
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+            "PYTHONPATH": str(comfy_root()), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def cm_cli(args: list[str], base: Path, timeout: float = 300) -> str:

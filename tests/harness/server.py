@@ -1,7 +1,7 @@
 """A real ComfyUI server (main.py) in a subprocess, driven over HTTP through the client's own session.
 
     srv = ComfyServer(layout, log_path).start()
-    pid = srv.post_prompt(graph)          # rejected -> ClientError(EXIT_REJECTED), .details = ComfyUI's answer
+    pid = srv.session.post_prompt(graph)          # rejected -> ClientError(EXIT_REJECTED), .details = ComfyUI's answer
     entry = srv.wait(pid, timeout=180)    # execution_error -> ClientError(EXIT_EXECUTION) + server log tail
     paths = srv.outputs(pid)              # saved images under <base>/output
     srv.stop()                            # terminate by PID, then kill
@@ -21,12 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.process import plain_log
+from aceplusplus.client.process import plain_log
+from aceplusplus.tools.comfy_process import BlockingSession, ClientError, EmbeddedComfy
 
-from . import PACK_LINK_NAME, PACK_MODULE, REPO_ROOT, BaseLayout, comfy_root
-
-sys.path.insert(0, str(REPO_ROOT / "tools"))
-from comfy_process import BlockingSession, ClientError, EmbeddedComfy  # noqa: E402  (tools/ is not a package)
+from . import PACK_LINK_NAME, PACK_MODULE, BaseLayout, comfy_root
 
 START_TIMEOUT_S = float(os.environ.get("ACEPP_SERVER_START_TIMEOUT", "60"))
 
@@ -91,12 +89,7 @@ class ComfyServer:
             return None
         return None
 
-    # ---------------------------------------------------------------- HTTP (client/session.py)
-    def __getattr__(self, name: str):
-        if name == "session" or self.session is None:
-            raise AttributeError(name)
-        return getattr(self.session, name)
-
+    # ---------------------------------------------------------------- HTTP: self.session (client/session.py)
     def pack_node_ids(self) -> list[str]:
         """Node ids the server reports as coming from custom_nodes/aceplusplus."""
         return sorted(k for k, v in self.session.object_info().items() if v.get("python_module") == PACK_MODULE)

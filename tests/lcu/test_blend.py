@@ -1,4 +1,4 @@
-"""Grow, feather and blend masks (exact zeros far from the mask) and the Lab colour match."""
+"""Grow, feather and blend masks (exact zeros far from the mask) and the Lab colour transfer."""
 import time
 
 import pytest
@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lcu.blend import MIN_CONTEXT_PIXELS, blend_mask, feather_mask, grow_mask, match_color
-from lcu.layout import AcePlusError
+from aceplusplus.lcu.blend import MIN_CONTEXT_PIXELS, blend_mask, feather_mask, fit_color, grow_mask
+from aceplusplus.lcu.errors import AcePlusError
 
 
 def box_mask(h=64, w=64, top=20, bottom=40, left=20, right=40, b=1):
@@ -135,63 +135,65 @@ def test_blend_mask_composes_grow_then_feather():
     assert torch.equal(blend_mask(mask, grow=-30), torch.zeros_like(mask))
 
 
-# --- match_color ------------------------------------------------------------------------------------------
+# --- colour match: fit_color, then ColorTransfer.apply (as the stitcher does) ----------------------------------
 
 def rand_image(h=48, w=48, b=1, seed=0):
     return torch.rand(b, h, w, 3, generator=torch.Generator().manual_seed(seed))
 
 
-def test_match_color_is_the_identity_when_nothing_drifted():
+def test_fit_color_finds_nothing_to_change_when_nothing_drifted():
     original = rand_image(b=2)
     region = box_mask(48, 48, 0, 48, 0, 20)
-    assert torch.equal(match_color(original, original, region), original)
+    assert fit_color(original, original, region) is None
 
 
-def test_match_color_removes_a_colour_shift_over_the_region():
+def test_the_transfer_removes_a_colour_shift_over_the_region_and_applies_to_any_crop():
     original = rand_image(48, 64, seed=4)
     generated = original * 0.8 + 0.1
     region = torch.ones(1, 48, 64)
     region[:, 16:32, 20:44] = 0.0  # the generated hole does not count
-    fixed = match_color(generated, original, region)
+    transfer = fit_color(generated, original, region)
+    fixed = transfer.apply(generated)
     context = region[0] > 0
     before = (generated - original)[0][context].abs().mean()
     after = (fixed - original)[0][context].abs().mean()
     assert after < 0.02 < before
     assert float(fixed.min()) >= 0.0 and float(fixed.max()) <= 1.0
+    # The stitcher fits on a ring and applies to the box inside it: a crop comes out as that crop of the whole.
+    assert torch.equal(transfer.apply(generated[:, 16:32, 20:44]), fixed[:, 16:32, 20:44])
 
 
-def test_match_color_needs_enough_reference_pixels_per_image():
+def test_fit_color_needs_enough_reference_pixels_per_image():
     original = rand_image(b=2, seed=5)
     generated = original * 0.8 + 0.1
     region = torch.zeros(2, 48, 48)
     region[0] = 1.0
     region[1, 0, :MIN_CONTEXT_PIXELS - 1] = 1.0  # one pixel short
-    fixed = match_color(generated, original, region)
+    fixed = fit_color(generated, original, region).apply(generated)
     assert torch.equal(fixed[1], generated[1])
     assert (fixed[0] - original[0]).abs().mean() < 0.02
-    nothing = torch.zeros(1, 48, 48)
-    assert torch.equal(match_color(generated, original, nothing), generated)
+    assert fit_color(generated, original, torch.zeros(1, 48, 48)) is None
 
 
-def test_match_color_on_a_flat_region_stays_finite_and_in_range():
+def test_the_transfer_on_a_flat_region_stays_finite_and_in_range():
     original = torch.full((1, 32, 32, 3), 0.5)
     generated = torch.full((1, 32, 32, 3), 0.6)
     generated[:, 10:20, 10:20] = torch.tensor([0.9, 0.1, 0.3])  # detail only in the hole
     region = torch.ones(1, 32, 32)
     region[:, 10:20, 10:20] = 0.0
-    fixed = match_color(generated, original, region)
+    fixed = fit_color(generated, original, region).apply(generated)
     assert torch.isfinite(fixed).all() and float(fixed.min()) >= 0.0 and float(fixed.max()) <= 1.0
     assert torch.allclose(fixed[0, 0, 0], original[0, 0, 0], atol=0.01)
     assert (fixed[0, 15, 15] - fixed[0, 0, 0]).abs().max() > 0.2  # the hole's detail survives
 
 
-def test_match_color_broadcasts_an_original_of_batch_one_and_checks_sizes():
+def test_fit_color_broadcasts_an_original_of_batch_one_and_checks_sizes():
     original = rand_image(seed=6)
     generated = torch.cat([original * 0.9 + 0.05, original * 0.8 + 0.1])
-    fixed = match_color(generated, original, torch.ones(1, 48, 48))
+    fixed = fit_color(generated, original, torch.ones(1, 48, 48)).apply(generated)
     assert fixed.shape == generated.shape
     assert ((fixed - original).abs().mean(dim=(1, 2, 3)) < 0.02).all()
     with pytest.raises(AcePlusError, match="original is 40x48 but the generated image is 48x48"):
-        match_color(generated, rand_image(48, 40), torch.ones(1, 48, 48))
+        fit_color(generated, rand_image(48, 40), torch.ones(1, 48, 48))
     with pytest.raises(AcePlusError, match="reference region has a batch of 3"):
-        match_color(generated, original, torch.ones(3, 48, 48))
+        fit_color(generated, original, torch.ones(3, 48, 48))

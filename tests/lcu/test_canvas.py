@@ -6,13 +6,14 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lcu.canvas import GREY, build_canvas
-from lcu.conditioning import fft_split, repaint
-from lcu.layout import AcePlusError, Rect
-from lcu.masks import normalize_mask
-from lcu.regions import mask_box, region_around
-from lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
-from lcu.stitch import extract_target, stitch
+from aceplusplus.lcu.canvas import GREY, build_canvas
+from aceplusplus.lcu.conditioning import fft_split, repaint
+from aceplusplus.lcu.errors import AcePlusError
+from aceplusplus.lcu.layout import Rect
+from aceplusplus.lcu.masks import normalize_mask
+from aceplusplus.lcu.regions import mask_box, region_around
+from aceplusplus.lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
+from aceplusplus.lcu.stitch import extract_target, stitch
 
 from checks import assert_grid
 
@@ -52,7 +53,7 @@ def test_keep_pixels_never_enlarges_and_caps_height_at_rate():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(target_hw=(8, 64), reference_hws=[]), "at least 16"),
     (dict(target_hw=(64, 64 * 5), reference_hws=[]), "4:1"),
-    (dict(target_hw=(1024, 1024), reference_hws=[(1024, 1024)] * 3, token_budget=3), "Raise token_budget"),
+    (dict(target_hw=(1024, 1024), reference_hws=[(1024, 1024)] * 3, token_budget=3), "set token_budget to 64"),
     (dict(target_hw=(64, 64), reference_hws=[], reference_sizing="stretch"), "unknown reference sizing"),
 ])
 def test_sizing_errors_say_what_to_change(kwargs, message):
@@ -64,7 +65,7 @@ def test_sizing_errors_say_what_to_change(kwargs, message):
 def test_budget_error_suggests_a_budget_that_works():
     with pytest.raises(AcePlusError) as info:
         plan_canvas((1024, 1024), [(1024, 256)] * 4, token_budget=16)
-    needed = int(str(info.value).split("at least ")[1].split(",")[0])
+    needed = int(str(info.value).split("set token_budget to ")[1].split(" ")[0])
     plan_canvas((1024, 1024), [(1024, 256)] * 4, token_budget=needed)
 
 
@@ -269,9 +270,9 @@ def test_round_trip_properties(one_thread, case):
     except AcePlusError as e:
         message = str(e)
         assert "4:1" in message or "token_budget" in message or "wider reference" in message, message
-        if "Raise token_budget to at least " in message:
+        if "set token_budget to " in message:
             # The named budget works (and is one the widget allows).
-            needed = int(message.split("at least ")[1].split(",")[0])
+            needed = int(message.split("set token_budget to ")[1].split(" ")[0])
             assert needed <= MAX_TOKEN_BUDGET
             build_canvas(refs, edit_image=photo, mask=case["mask"], token_budget=needed,
                          reference_sizing=case["sizing"], context_margin=case["margin"])
@@ -296,14 +297,23 @@ def test_stitch_rejects_a_canvas_of_another_layout():
     canvas = build_canvas(edit_image=image(64, 64))
     with pytest.raises(AcePlusError, match="VAE Decode"):
         stitch(torch.rand(1, 32, 32, 3), canvas.layout)
-    with pytest.raises(AcePlusError, match="cannot be matched"):
-        stitch(torch.rand(3, 64, 64, 3), build_canvas(edit_image=image(64, 64, b=2)).layout)
+    # The one batch rule (images.broadcast_batch): 1 edit image serves every decoded one, otherwise equal counts,
+    # and no "multiple" (4 decoded images for 2 edit images) is guessed at.
+    two = build_canvas(edit_image=image(64, 64, b=2)).layout
+    for decoded in (3, 4):
+        with pytest.raises(AcePlusError, match=rf"edit image has a batch of 2 but there are {decoded} decoded images; "
+                                               rf"give 1 .* or {decoded}"):
+            stitch(torch.rand(decoded, 64, 64, 3), two)
+    with pytest.raises(AcePlusError, match=r"edit image has a batch of 2 but there is only 1 decoded image"):
+        stitch(torch.rand(1, 64, 64, 3), two)
+    one = build_canvas(edit_image=image(64, 64)).layout
+    assert stitch(torch.rand(3, 64, 64, 3), one)[0].shape == (3, 64, 64, 3)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(16, 90), st.integers(16, 90), st.integers(1, 90), st.integers(1, 90), st.integers(0, 999))
 def test_model_mask_covers_every_masked_pixel(h, w, oh, ow, seed):
-    from lcu.masks import model_mask
+    from aceplusplus.lcu.masks import model_mask
     oh, ow = min(oh, h), min(ow, w)
     mask = (torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed)) > 0.97).float()
     small = model_mask(mask, oh, ow)
@@ -326,7 +336,7 @@ def test_narrow_reference_at_full_size_does_not_ask_for_a_bigger_budget():
 def test_budget_error_never_names_a_budget_above_the_widget_maximum():
     with pytest.raises(AcePlusError) as info:
         plan_canvas((16, 64), [(16, 64)] * 20000, token_budget=64)
-    assert "too wide for any token budget" in str(info.value) and "Raise" not in str(info.value)
+    assert "too wide for any token budget" in str(info.value) and "set token_budget" not in str(info.value)
 
 
 @pytest.mark.parametrize("budget", [16, 64, 100])
@@ -334,17 +344,17 @@ def test_named_budget_is_the_smallest_that_works(budget):
     hws = [(1024, 128)] * 8
     with pytest.raises(AcePlusError) as info:
         plan_canvas((1024, 1024), hws, token_budget=budget)
-    needed = int(str(info.value).split("at least ")[1].split(",")[0])
+    needed = int(str(info.value).split("set token_budget to ")[1].split(" ")[0])
     plan_canvas((1024, 1024), hws, token_budget=needed)
-    with pytest.raises(AcePlusError):
-        plan_canvas((1024, 1024), hws, token_budget=needed - 1)
+    with pytest.raises(AcePlusError):  # the widget's grid value below it (lcu.sizing.TOKEN_BUDGET_STEP) fails
+        plan_canvas((1024, 1024), hws, token_budget=needed - 64)
 
 
 def test_aspect_errors_name_the_fix_for_the_current_crop_setting():
     photo = image(16, 200)
     mask = torch.zeros(1, 16, 200)
     mask[:, :, 90:100] = 1
-    with pytest.raises(AcePlusError, match="turn on crop_to_context"):
+    with pytest.raises(AcePlusError, match="set crop_to_context to true and context_margin to 0"):
         build_canvas([], edit_image=photo, mask=mask)
     build_canvas([], edit_image=photo, mask=mask, context_margin=0)  # the named fix works
     with pytest.raises(AcePlusError, match="crop_to_context is on.*set context_margin to 0"):

@@ -4,9 +4,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lcu.control import CONTROL_KINDS, canny_map, composite_control, gray_map, make_control_map, mosaic_map
-from lcu.images import to_rgb
-from lcu.layout import AcePlusError
+from aceplusplus.lcu.control import CONTROL_KINDS, canny_map, composite_control, gray_map, make_control_map, mosaic_map
+from aceplusplus.lcu.errors import AcePlusError
+from aceplusplus.lcu.images import to_rgb
 
 
 def rand_image(h=37, w=53, b=1, c=3, seed=0):

@@ -8,10 +8,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lcu.canvas import build_canvas
-from lcu.layout import AcePlusError, Rect
-from lcu.preview import UNKNOWN, MaskSketch, plan_layout
-from lcu.sizing import REFERENCE_SIZINGS, centre_crop_aspect, centre_crop_hw
+from aceplusplus.lcu.canvas import build_canvas
+from aceplusplus.lcu.errors import AcePlusError
+from aceplusplus.lcu.layout import Rect
+from aceplusplus.lcu.preview import UNKNOWN, MaskSketch, plan_layout
+from aceplusplus.lcu.sizing import REFERENCE_SIZINGS, centre_crop_aspect, centre_crop_hw
 
 # Mostly sizes a canvas can be built from; now and then an extreme one (errors must agree too).
 SIDES = st.one_of(st.integers(48, 360), st.integers(48, 360), st.integers(48, 360), st.integers(4, 360))
@@ -99,7 +100,7 @@ def test_preview_is_the_layout_build_canvas_makes(case):
     assert Rect(**t["panel"]) == layout.target_panel
     assert Rect(**t["region"]) == layout.target_region
     assert (t["width"], t["height"]) == (layout.target_width, layout.target_height)
-    assert t["new_image"] == (not layout.is_edit)
+    assert t["new_image"] == (layout.source is None)  # reference generation has no edit image to stitch into
     assert plan["target_tokens"] == (layout.target_panel.w // 16) * (layout.canvas_height // 16)
     # The canvas the node outputs has exactly the planned size.
     assert tuple(built.image.shape[1:3]) == (plan["canvas"]["height"], plan["canvas"]["width"])
@@ -141,9 +142,15 @@ def test_warnings_name_the_change_that_helps():
     (dict(reference_hws=[], target_size=(1024, 1024)), "reference generation needs at least one reference"),
     (dict(reference_hws=[(64, 64)], target_size=(8192, 16)), "beyond the 4:1 aspect"),
     (dict(reference_hws=[(64, 64)], mask=MaskSketch(64, 64, None)), "a mask was given without an edit image"),
-    (dict(edit_hw=(512, 512), mask=MaskSketch(512, 1024, None)), None),  # an empty mask: the whole image
+    # An empty mask means the whole image, but only LoadImage's 64x64 placeholder may have another aspect.
+    (dict(edit_hw=(512, 512), mask=MaskSketch(512, 1024, None)), "the mask is 1024x512 but the image is 512x512"),
+    (dict(edit_hw=(512, 1024), mask=MaskSketch(64, 64, None)), None),
+    (dict(edit_hw=(8, 512), regions="connected_components"), "the edit image is 512x8; both sides must be at least"),
+    (dict(edit_hw=(96, 64), mask=MaskSketch(96, 64, Rect(16, 32, 32, 32)), reference_hws=[(64, 16)],
+          context_margin=0), "set context_margin to 16 (or set crop_to_context to false"),
+    (dict(reference_hws=[(64, 16)], target_size=(32, 32)), "or set height to 64."),
     (dict(edit_hw=(512, 512), mask=MaskSketch(512, 1024, Rect(0, 0, 8, 8))), "another aspect ratio"),
-    (dict(edit_hw=(1024, 1024), reference_hws=[(1024, 256)] * 4, token_budget=16), "Raise token_budget"),
+    (dict(edit_hw=(1024, 1024), reference_hws=[(1024, 256)] * 4, token_budget=16), "set token_budget to 64 (or"),
 ])
 def test_errors_are_the_nodes(kwargs, message):
     plan, error = _outcome(lambda: plan_layout(**kwargs))
@@ -151,3 +158,27 @@ def test_errors_are_the_nodes(kwargs, message):
         assert plan["status"] == "ok"
     else:
         assert error is not None and error.startswith("[ACE++] ") and message in error, error
+
+
+def _mask_tensor(sketch: MaskSketch) -> torch.Tensor:
+    mask = torch.zeros(1, sketch.height, sketch.width)
+    if sketch.box is not None:
+        sketch.box.slice(mask)[...] = 1.0
+    return mask
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(edit_hw=(512, 512), mask=MaskSketch(512, 1024, None)),  # all zero, another aspect: refused
+    dict(edit_hw=(512, 1024), mask=MaskSketch(64, 64, None)),  # LoadImage's placeholder: the whole image
+    dict(edit_hw=(1, 1), mask=MaskSketch(1, 1, None), regions="connected_components"),
+    dict(edit_hw=(96, 64), mask=MaskSketch(96, 64, Rect(16, 32, 32, 32)), reference_hws=[(64, 16)], context_margin=0),
+])
+def test_the_preview_answers_what_the_node_answers(kwargs):
+    """The same sizes through the node's build_canvas (real tensors) and the preview: the same error, or both fine."""
+    _, preview_error = _outcome(lambda: plan_layout(**kwargs))
+    h, w = kwargs["edit_hw"]
+    refs = [torch.rand(1, rh, rw, 3) for rh, rw in kwargs.get("reference_hws", [])]
+    _, node_error = _outcome(lambda: build_canvas(
+        refs, edit_image=torch.rand(1, h, w, 3), mask=_mask_tensor(kwargs["mask"]),
+        context_margin=kwargs.get("context_margin"), regions=kwargs.get("regions", "one")))
+    assert preview_error == node_error

@@ -10,11 +10,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lcu.blend import blend_mask
-from lcu.canvas import build_canvas
-from lcu.layout import AcePlusError, Rect
-from lcu.regions import GRID_CELLS, batch_regions, cell_size, common_crops, component_regions
-from lcu.stitch import stitch
+from aceplusplus.lcu.blend import blend_mask
+from aceplusplus.lcu.canvas import build_canvas
+from aceplusplus.lcu.errors import AcePlusError
+from aceplusplus.lcu.layout import Rect
+from aceplusplus.lcu.regions import GRID_CELLS, batch_regions, cell_size, common_crops, component_regions
+from aceplusplus.lcu.stitch import stitch
 
 from checks import assert_grid
 
@@ -215,12 +216,13 @@ def test_a_large_photo_gets_native_resolution_per_region():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(mask=paint(blank(100, 100), Rect(5, 5, 4, 4)), min_region_area=50),
-     r"no region of the mask covers min_region_area \(50 px\): the largest has 16 px; lower min_region_area to 16"),
+     r"no region of the mask covers min_region_area \(50 px\): the largest has 16 px; set min_region_area to 16 "
+     r"\(or less\)"),
     (dict(mask=sum(paint(blank(100, 100), Rect(10 * i, 10 * i, 4, 4)) for i in range(5)), max_regions=3,
           merge_distance=0, min_region_area=0),
-     r"the mask gives 5 regions .* more than max_regions 3; raise max_regions to 5"),
+     r"the mask gives 5 regions .* more than max_regions 3; set max_regions to 5"),
     (dict(mask=paint(blank(100, 100, 3), Rect(5, 5, 9, 9)), regions="mask_batch", max_regions=2),
-     r"the mask gives 3 regions \(one per item of the mask batch\), more than max_regions 2; raise max_regions to 3"),
+     r"the mask gives 3 regions \(one per item of the mask batch\), more than max_regions 2; set max_regions to 3"),
     (dict(mask=paint(blank(50, 100, 2), Rect(5, 5, 9, 9)), regions="mask_batch"),
      r"the mask is 100x50 but the image is 100x100, another aspect ratio"),
     (dict(mask=torch.cat([paint(blank(100, 100), Rect(5, 5, 9, 9)), blank(100, 100)]), regions="mask_batch"),
@@ -241,7 +243,7 @@ def test_a_large_photo_gets_native_resolution_per_region():
      r"the regions of this 213x48 photo cannot share one aspect within the 4:1 ACE\+\+ supports \(the widest crop is "
      r"200 px, the tallest 48 px\); crop or pad the photo to at most 4:1, or paint the regions less wide"),
     (dict(edit_image=photo(48, 213), mask=paint(blank(48, 213), Rect(9, 0, 184, 1))),
-     r"cannot share one aspect .*\(the widest crop is 200 px, the tallest 48 px\); lower context_margin \(0 fits\)"),
+     r"cannot share one aspect .*\(the widest crop is 200 px, the tallest 48 px\); set context_margin to 0\."),
     (dict(regions="many"), r"unknown regions 'many'; use one of one, connected_components, mask_batch"),
 ])
 def test_bad_regions_name_the_fix(kwargs, message):

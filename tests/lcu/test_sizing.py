@@ -1,14 +1,19 @@
-"""Canvas planning: reference_share, references that keep their shape, and the resampling choice."""
+"""Canvas planning: reference_share, references that keep their shape, and the resampling choice; the values
+the sizing messages name are on the widget's grid and work."""
+import re
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lcu.canvas import GREY, build_canvas
-from lcu.images import RESAMPLINGS, resize_image
-from lcu.layout import AcePlusError
-from lcu.sizing import MAX_TOKEN_BUDGET, MIN_REFERENCE_SHARE, TOKEN_PX, plan_canvas
-from lcu.stitch import stitch
+from aceplusplus.lcu.canvas import GREY, build_canvas
+from aceplusplus.lcu.errors import AcePlusError
+from aceplusplus.lcu.images import RESAMPLINGS, resize_image
+from aceplusplus.lcu.fixes import on_grid, set_to
+from aceplusplus.lcu.sizing import (MAX_TOKEN_BUDGET, MIN_REFERENCE_SHARE, MIN_TOKEN_BUDGET, REFERENCE_SHARE_STEP,
+                                    TOKEN_BUDGET_STEP, TOKEN_PX, plan_canvas)
+from aceplusplus.lcu.stitch import stitch
 
 WIDE_REF = (600, 1000)  # height, width: a 1000x600 reference
 TALL_TARGET = (1216, 832)  # a 832x1216 target
@@ -89,20 +94,57 @@ def test_too_small_reference_share_names_a_share_that_works():
         plan_canvas((512, 512), refs, token_budget=1024, reference_share=0.05)
     message = str(info.value)
     assert message.startswith("[ACE++] reference_share 0.05 is too small") and "token" in message
-    named = float(message.split("at least ")[1].split(" ")[0])
+    named = float(named_value(message, "reference_share"))
     assert MIN_REFERENCE_SHARE <= named <= 1.0
+    assert on_grid(named, MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP) == named  # a value the widget can hold
     plan_canvas((512, 512), refs, token_budget=1024, reference_share=named)  # the named fix works
-    with pytest.raises(AcePlusError):
-        plan_canvas((512, 512), refs, token_budget=1024, reference_share=round(named - 0.01, 2))
+    with pytest.raises(AcePlusError):  # and the grid's value below it does not
+        plan_canvas((512, 512), refs, token_budget=1024, reference_share=round(named - REFERENCE_SHARE_STEP, 2))
 
 
 def test_share_error_when_even_no_limit_fails_names_the_budget_too():
     with pytest.raises(AcePlusError) as info:
         plan_canvas((1024, 1024), [(1024, 128)] * 8, token_budget=16, reference_share=0.3)
     message = str(info.value)
-    assert "Raise token_budget" in message and "Set reference_share to 1 (no limit) too." in message
-    needed = int(message.split("at least ")[1].split(",")[0])
+    assert "set reference_share to 1 (no limit) too." in message
+    needed = int(named_value(message, "token_budget"))
     plan_canvas((1024, 1024), [(1024, 128)] * 8, token_budget=needed, reference_share=1.0)
+
+
+def named_value(message: str, name: str) -> str:
+    """The value a message names in its one fix phrasing, "set <name> to <value>" (lcu.fixes.set_to)."""
+    found = re.search(rf"set {name} to ([^\s,;()]+?)[.]?(?:[\s,;()]|$)", message)
+    assert found, message
+    return found.group(1)
+
+
+@pytest.mark.parametrize("budget", [16, 64, 100])
+def test_named_budget_is_the_smallest_on_the_widget_grid_that_works(budget):
+    """The widget holds only MIN_TOKEN_BUDGET + k * TOKEN_BUDGET_STEP: a budget off that grid (68) would be
+    rounded back (to 64) by the frontend and fail again."""
+    hws = [(1024, 128)] * 8
+    with pytest.raises(AcePlusError) as info:
+        plan_canvas((1024, 1024), hws, token_budget=budget)
+    needed = int(named_value(str(info.value), "token_budget"))
+    assert (needed - MIN_TOKEN_BUDGET) % TOKEN_BUDGET_STEP == 0 and needed <= MAX_TOKEN_BUDGET
+    plan_canvas((1024, 1024), hws, token_budget=needed)
+    if needed > MIN_TOKEN_BUDGET:
+        with pytest.raises(AcePlusError):
+            plan_canvas((1024, 1024), hws, token_budget=needed - TOKEN_BUDGET_STEP)
+
+
+@pytest.mark.parametrize("value, low, step, up, expected", [
+    (68, 64, 64, True, 128), (64, 64, 64, True, 64), (1, 64, 64, True, 64), (0.06, 0.05, 0.05, True, 0.1),
+    (0.15000000000000002, 0.05, 0.05, True, 0.15), (17, 0, 8, True, 24), (17, 0, 8, False, 16),
+])
+def test_on_grid_rounds_onto_the_widget_grid(value, low, step, up, expected):
+    assert on_grid(value, low, step, up) == expected
+
+
+def test_set_to_is_the_one_phrasing():
+    assert set_to(token_budget=128) == "set token_budget to 128"
+    assert set_to(crop_to_context=True, context_margin=0) == "set crop_to_context to true and context_margin to 0"
+    assert set_to(reference_share=0.35000000000000003) == "set reference_share to 0.35"
 
 
 # --- the planning properties, over many random shapes ------------------------------------------------------

@@ -3,12 +3,12 @@ import sys
 
 import pytest
 
-from harness import tool_module
+from aceplusplus.tools import fixtures
 
 
 @pytest.fixture(scope="session")
 def fx():
-    return tool_module("fixtures")
+    return fixtures
 
 
 @pytest.fixture(scope="session")

@@ -104,3 +104,19 @@ def test_conditioning_checks_a_model_from_a_stock_loader(comfy, fx):
     assert torch.isfinite(samples["samples"]).all()
     # The check travels with the conditioning only: the stock model itself is left without wrappers.
     assert not fft.wrappers.get("outer_sample")
+
+
+def test_the_two_conditioning_nodes_differ_only_in_model_and_repainting_default(comfy):
+    """One schema: same inputs, outputs and advanced marks; what differs is the model, the repainting_scale
+    default and the words."""
+    fill, fft = (comfy.node_class(n).define_schema() for n in ("ACEPP_FillConditioning", "ACEPP_FFTConditioning"))
+
+    def shape(schema):
+        return [(type(i).__name__, i.id, i.optional, getattr(i, "min", None), getattr(i, "max", None))
+                for i in schema.inputs], [(type(o).__name__, o.display_name, o.tooltip) for o in schema.outputs]
+
+    assert shape(fill) == shape(fft)
+    differing = {i.id for i, j in zip(fill.inputs, fft.inputs) if i.as_dict() != j.as_dict() or i.tooltip != j.tooltip}
+    assert differing == {"model", "repainting_scale"}
+    assert (fill.inputs[6].default, fft.inputs[6].default) == (1.0, 0.0)
+    assert fill.display_name != fft.display_name and fill.description != fft.description

@@ -1,8 +1,10 @@
 """ACE++ model loading on a real in-process ComfyUI with the tiny fixtures: model families, LoRA coverage,
 the conditioning mismatch guard, the FFT conditioning layout, and no global mutation of ComfyUI."""
+import ast
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,23 +45,40 @@ def test_model_families_are_detected_by_stock_comfyui(pack, fill_model, fft_mode
     assert type(fill_model.model.model_config).__name__ == "FluxInpaint"
     assert type(fft_model.model.model_config).__name__ == "Flux"
     assert isinstance(fft_model.model, model_base.Flux)
-    assert pack.models.model_family(fill_model) is pack.models.ModelFamily.FILL
-    assert pack.models.model_family(fft_model) is pack.models.ModelFamily.FFT
+    assert pack.families.model_family(fill_model) is pack.families.ModelFamily.FILL
+    assert pack.families.model_family(fft_model) is pack.families.ModelFamily.FFT
     assert fft_model.model.diffusion_model.img_in.weight.shape[1] == 448
     assert fft_model.model.diffusion_model.img_in.weight.dtype == torch.bfloat16
+
+
+NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
+
+
+def imported_modules(module: str) -> set[str]:
+    """The pack modules `nodes/<module>.py` imports (relative imports, as written)."""
+    tree = ast.parse((NODES_DIR / f"{module}.py").read_text("utf-8"))
+    return {"." * node.level + (node.module or "") for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level}
+
+
+def test_model_families_stand_apart_from_the_loaders():
+    """Conditioning needs the families and their guards, never file loading; the families need no node module."""
+    assert ".families" in imported_modules("conditioning") and ".loaders" not in imported_modules("conditioning")
+    assert ".families" in imported_modules("loaders")
+    assert not {".loaders", ".conditioning", ".canvas"} & imported_modules("families")
 
 
 @pytest.mark.parametrize("vertical, file", [("portrait", "comfyui_portrait_lora64.safetensors"),
                                             ("subject", "comfyui_subject_lora16.safetensors"),
                                             ("local_editing", "comfyui_local_lora16.safetensors")])
-def test_released_loras_apply_completely_on_a_clone(comfy, fx, fill_model, vertical, file):
+def test_released_loras_apply_completely_on_a_clone(comfy, fx, pack, fill_model, vertical, file):
     patched, report = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical=vertical,
                                  lora_name="(released file for the vertical)", strength=1.0, on_mismatch="error")
     assert report.startswith(f"{file}: all ") and "applied" in report
     assert patched is not fill_model and patched.model is fill_model.model  # a ModelPatcher clone
     assert len(patched.patches) == len(fx.lora_modules()) and len(fill_model.patches) == 0
-    assert "acepp_conditioning_guard" in patched.wrappers["outer_sample"]  # on the clone only:
-    assert "acepp_conditioning_guard" not in fill_model.wrappers.get("outer_sample", {})
+    guard = ("outer_sample", pack.families.GUARD_KEY)
+    assert len(patched.get_wrappers(*guard)) == 1 and not fill_model.get_wrappers(*guard)  # on the clone only
 
 
 def test_stacked_loras_add_up(comfy, fill_model):
@@ -83,15 +102,19 @@ def test_unmappable_lora_is_reported_exactly(comfy, fx, pack, fill_model):
                                  lora_name=fx.UNMAPPABLE_LORA, strength=1.0, on_mismatch="warn")
     assert f"{fx.UNMAPPABLE_KEY_COUNT} of " in report and len(patched.patches) == len(fx.lora_modules())
     lora = load_torch_file(str(fx.default_out_dir() / "loras" / fx.UNMAPPABLE_LORA))
-    _, coverage = pack.models.apply_lora(fill_model, lora, 1.0)
+    _, coverage = pack.loaders.apply_lora(fill_model, lora, 1.0)
     assert set(coverage.unmapped_keys) == set(fx.expected_unmapped_keys(fx.UNMAPPABLE_LORA))
     assert coverage.unpatched == ()
 
 
-def test_lora_on_the_fft_model_is_refused(comfy, fft_model):
-    with pytest.raises(ValueError, match="needs FLUX.1-Fill-dev .* the ACE\\+\\+ FFT model"):
+def test_lora_on_the_fft_model_says_to_remove_the_lora_loader(comfy, fft_model):
+    with pytest.raises(ValueError) as info:
         comfy.call("ACEPP_LoraLoader", model=fft_model, vertical="portrait",
                    lora_name="(released file for the vertical)", strength=1.0, on_mismatch="warn")
+    assert str(info.value) == (
+        "[ACE++] ACE++ LoRA Loader needs FLUX.1-Fill-dev (384 inputs) but the model is the ACE++ FFT model (448 "
+        "inputs), which needs no LoRA; remove ACE++ LoRA Loader and use ACE++ FFT Conditioning with the ACE++ FFT "
+        "model (ACE++ FFT Loader), or load flux1-fill-dev.safetensors to use this LoRA.")
 
 
 def test_missing_released_lora_names_file_folder_and_download(comfy, fill_model, monkeypatch, tmp_path):
@@ -110,7 +133,7 @@ def test_released_lora_in_a_subfolder_is_found(fx, pack, extra_loras):
     (extra_loras / "ace").mkdir()
     shutil.copy(fx.default_out_dir() / "loras" / "comfyui_local_lora16.safetensors",
                 extra_loras / "ace" / "comfyui_local_lora16.safetensors")
-    path = pack.models.find_model_file("loras", "comfyui_local_lora16.safetensors")
+    path = pack.loaders.find_model_file("loras", "comfyui_local_lora16.safetensors")
     assert path.endswith("comfyui_local_lora16.safetensors")
 
 
@@ -124,11 +147,20 @@ def test_truncated_lora_is_a_clear_error(comfy, fx, fill_model, extra_loras):
                     strength=1.0, on_mismatch="error")
 
 
-def test_fft_loader_refuses_fp16_and_the_fill_model(comfy, fx):
+def test_fft_loader_refuses_fp16_and_the_fill_model(comfy, fx, pack):
     with pytest.raises(ValueError, match="does not support fp16"):
         comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype="fp16")
-    with pytest.raises(ValueError, match="needs the ACE\\+\\+ FFT model .* FLUX.1-Fill-dev"):
+    with pytest.raises(ValueError) as info:
         comfy.call("ACEPP_FFTLoader", unet_name=fx.FILL_MODEL, weight_dtype="bf16")
+    # The fix named first is the FFT file in this loader; the Fill path stays named for whoever meant it.
+    assert str(info.value) == (
+        "[ACE++] ACE++ FFT Loader needs the ACE++ FFT model (448 inputs) but the model is FLUX.1-Fill-dev (384 "
+        "inputs); set unet_name to ace_plus_fft.safetensors (download it from "
+        "https://huggingface.co/ali-vilab/ACE_Plus/resolve/main/ace_plus_fft.safetensors); or, to use "
+        "FLUX.1-Fill-dev, load it with Load Diffusion Model and use ACE++ Fill Conditioning with FLUX.1-Fill-dev "
+        "(+ an ACE++ LoRA).")
+    model = comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype="bf16")[0]  # the named fix works
+    assert pack.families.model_family(model) is pack.families.ModelFamily.FFT
 
 
 def canvas_inputs(size=(48, 32)):
@@ -150,7 +182,7 @@ def test_mismatch_guard_names_the_node_to_swap(comfy, request, vae, cond, node, 
 
 
 def test_fft_conditioning_is_112_channels_in_documented_order(comfy, fft_model, vae, cond):
-    from lcu.conditioning import fft_split
+    from aceplusplus.lcu.conditioning import fft_split
     canvas, mask = canvas_inputs()
     positive, _, latent = comfy.call("ACEPP_FFTConditioning", model=fft_model, positive=cond, negative=cond, vae=vae,
                                      canvas=canvas, canvas_mask=mask, repainting_scale=0.0, noise_mask=False)
@@ -173,7 +205,7 @@ def test_fft_conditioning_is_112_channels_in_documented_order(comfy, fft_model, 
 
 
 def test_fill_conditioning_applies_the_repainting_scale(comfy, fill_model, vae, cond):
-    from lcu.conditioning import repaint
+    from aceplusplus.lcu.conditioning import repaint
     canvas, mask = canvas_inputs()
     for scale in (0.0, 0.5, 1.0):
         positive, negative, _ = comfy.call("ACEPP_FillConditioning", model=fill_model, positive=cond, negative=cond,
@@ -299,7 +331,7 @@ def test_sampling_check_keeps_a_controlnet_applied_before_it(comfy, pack, fill_m
                                        negative=cond, vae=vae, canvas=canvas, canvas_mask=mask,
                                        repainting_scale=1.0, noise_mask=False)
     check = positive[0][1]["control"]
-    assert isinstance(check, pack.models.SamplingCheck) and check.previous_controlnet is earlier
+    assert isinstance(check, pack.families.SamplingCheck) and check.previous_controlnet is earlier
     assert negative[0][1]["control"].previous_controlnet is None
 
 
@@ -336,8 +368,8 @@ def test_models_of_the_pack_can_be_reloaded_by_comfyui(comfy, pack, fill_model, 
         return
     copy = model.clone(force_deepcopy=True)
     assert copy.model is not model.model
-    assert pack.models.model_family(copy) is pack.models.model_family(model)
+    assert pack.families.model_family(copy) is pack.families.model_family(model)
     weight = "img_in.weight"
     assert torch.equal(copy.model.diffusion_model.get_parameter(weight), model.model.diffusion_model.get_parameter(weight))
     assert copy.patches.keys() == model.patches.keys()
-    assert pack.models.GUARD_KEY in copy.wrappers[ext.WrappersMP.OUTER_SAMPLE]
+    assert len(copy.get_wrappers(ext.WrappersMP.OUTER_SAMPLE, pack.families.GUARD_KEY)) == 1

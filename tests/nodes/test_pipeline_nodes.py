@@ -50,6 +50,25 @@ def test_canvas_node_errors_are_prefixed_and_actionable(comfy):
         canvas(comfy, edit_image=rand_image(100, 80), mask=torch.ones(1, 50, 50))
 
 
+def test_canvas_node_checks_the_pixels_of_the_crop_it_reads(comfy):
+    """The node checks the edit image's shape only; lcu checks the pixels the canvas reads, so a bad pixel
+    outside the crop is never read (a large photo is not scanned in full) and one inside is refused."""
+    photo = rand_image(200, 300, seed=8)
+    mask = torch.zeros(1, 200, 300)
+    mask[:, 20:60, 20:60] = 1
+    cropped = dict(edit_image=photo, mask=mask, crop_to_context=True, context_margin=8)
+    outside = photo.clone()
+    outside[0, 150, 250, 1] = float("nan")
+    image, _, layout = canvas(comfy, **(cropped | dict(edit_image=outside)))
+    assert layout.target_regions[0].x + layout.target_regions[0].w < 250 and torch.isfinite(image).all()
+    inside = photo.clone()
+    inside[0, 40, 40, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^\[ACE\+\+\] the edit image contains NaN or infinite pixel values"):
+        canvas(comfy, **(cropped | dict(edit_image=inside)))
+    with pytest.raises(ValueError, match=r"^\[ACE\+\+\] the edit image contains NaN"):  # no crop: all is read
+        canvas(comfy, **(cropped | dict(edit_image=outside, crop_to_context=False)))
+
+
 def test_canvas_node_reference_share_and_resampling(comfy):
     # Left out (an older saved workflow or API graph): no limit, antialiased, today's canvas.
     _, _, default = canvas(comfy, reference=rand_image(600, 1000), width=832, height=1216)
@@ -152,7 +171,7 @@ def test_three_regions_sample_as_one_batch_and_stitch_into_the_one_photo(comfy, 
     assert result.shape == photo.shape and blend.shape == (1, 96, 160)
     assert torch.equal(result[0][blend[0] == 0], photo[0][blend[0] == 0])
     assert torch.equal(blend[0] > 0, mask[0] > 0)
-    with pytest.raises(ValueError, match=r"the mask gives 3 regions .*raise max_regions to 3"):
+    with pytest.raises(ValueError, match=r"the mask gives 3 regions .*set max_regions to 3"):
         canvas(comfy, **(inputs | dict(max_regions=2)))
     with pytest.raises(ValueError, match=r"regions is 'all', which is not one of its choices"):
         canvas(comfy, **(inputs | dict(regions="all")))

@@ -132,3 +132,26 @@ def test_help_pages_mark_exactly_the_advanced_inputs(node_id, comfy, pack):
     assert set(RELEASED_INPUTS[node_id]) <= set(rows), node_id
     marked = {name for name in RELEASED_INPUTS[node_id] if rows[name].rstrip().endswith("advanced")}
     assert marked == set(pack.schema.ADVANCED[node_id]), f"{node_id}.md: mark these 'advanced': {marked}"
+
+
+def test_the_canvas_widgets_are_the_settings_record(comfy):
+    """Defaults, ranges and choices of the canvas node's widgets come from lcu/settings.py, in its field order,
+    as /object_info reports them (the route and the generator read the same record)."""
+    from aceplusplus.lcu.settings import DEFAULTS, setting_choices, setting_range
+
+    info = node_info(comfy, "ACEPP_CanvasBuilder")
+    specs = {**info["input"]["required"], **(info["input"].get("optional") or {})}
+    widgets = [name for name in RELEASED_INPUTS["ACEPP_CanvasBuilder"] if name in DEFAULTS.widget_values()]
+    assert widgets == list(DEFAULTS.widget_values())
+    for name, default in DEFAULTS.widget_values().items():
+        kind, options = specs[name][0], input_options(info)[name]
+        assert options["default"] == default, name
+        grid, choices = setting_range(name), setting_choices(name)
+        if grid is not None:
+            assert (kind, options["min"], options["max"], options["step"]) == (
+                "INT" if isinstance(default, int) else "FLOAT", grid.min, grid.max, grid.step), name
+        elif choices is not None:
+            listed = kind if isinstance(kind, list) else options["options"]
+            assert list(listed) == list(choices), name
+        else:
+            assert kind == "BOOLEAN", name

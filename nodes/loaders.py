@@ -1,158 +1,30 @@
 """ACE++ model loading through ComfyUI's own machinery: no global model list is touched, no core class is
 subclassed, every model stays a ModelPatcher clone under ComfyUI's memory management.
 
-FLUX.1-Fill-dev and the ACE++ FFT model differ only in img_in: ComfyUI's Flux.concat_cond sizes the
-conditioning from that layer, so the stock detection (FluxInpaint for 384 inputs, plain Flux for 448) is
-all that is needed.
+File finding and reading, the LoRA and FFT loaders and their nodes. Which family a model is, and the guards
+the loaded models carry, are nodes/families.py's.
 """
-import enum
 import os
-from dataclasses import dataclass
 
 import safetensors
 import torch
 from comfy_api.v0_0_2 import io, ui
 
-import comfy.controlnet
 import comfy.lora
 import comfy.lora_convert
-import comfy.model_base
-import comfy.patcher_extension
 import comfy.sd
 import comfy.utils
 import folder_paths
 
-from ..lcu.layout import AcePlusError
+from ..lcu.errors import AcePlusError
+from ..lcu.fixes import set_to
+from ..lcu.lora import LoraCoverage, lora_coverage
 from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
+from .families import (ModelFamily, family_problem, guard_conditioning, model_family, require_family, serves,
+                       swap_hint)
 from .schema import Schema
 from .types import CATEGORY
-from .validation import checked
-
-
-class ModelFamily(enum.Enum):
-    """FLUX input channels per latent pixel, before the 2x2 patchify."""
-
-    FILL = 96  # 16 noise + 16 masked image + 64 mask
-    FFT = 112  # 16 noise + 16 context + 16 change + 64 mask
-
-
-FAMILY_NAMES = {ModelFamily.FILL: "FLUX.1-Fill-dev (384 inputs)", ModelFamily.FFT: "the ACE++ FFT model (448 inputs)"}
-SWAP_HINT = {
-    ModelFamily.FILL: "use ACE++ Fill Conditioning with FLUX.1-Fill-dev (+ an ACE++ LoRA)",
-    ModelFamily.FFT: "use ACE++ FFT Conditioning with the ACE++ FFT model (ACE++ FFT Loader)",
-}
-
-
-def flux_input_channels(model) -> int | None:
-    """Input channels per latent pixel of a FLUX-family MODEL (a patcher, or the model ComfyUI samples), None
-    for anything else."""
-    base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
-    if not isinstance(base, comfy.model_base.Flux):
-        return None
-    dm = base.diffusion_model
-    return dm.img_in.weight.shape[1] // (dm.patch_size * dm.patch_size)
-
-
-def model_family(model) -> ModelFamily | None:
-    channels = flux_input_channels(model)
-    return next((f for f in ModelFamily if f.value == channels), None)
-
-
-def describe_model(model) -> str:
-    family = model_family(model)
-    if family is not None:
-        return FAMILY_NAMES[family]
-    channels = flux_input_channels(model)
-    if channels is None:
-        return f"a {type(getattr(model, 'model', model)).__name__} model (not FLUX)"
-    return f"a FLUX model with {channels * 4} inputs (FLUX.1-dev/Schnell: no fill channels)"
-
-
-def require_family(model, family: ModelFamily, node: str) -> None:
-    found = model_family(model)
-    if found == family:
-        return
-    hint = SWAP_HINT[found] if found is not None else f"load {FAMILY_NAMES[family]} instead"
-    raise AcePlusError(f"{node} needs {FAMILY_NAMES[family]} but the model is {describe_model(model)}; {hint}.")
-
-
-LATENT_CHANNELS, MASK_CHANNELS = 16, 64
-GUARD_KEY = "acepp_conditioning_guard"
-
-
-def image_channels(family: ModelFamily) -> int:
-    """Channels of the image latent the conditioning must bring: 16 for Fill, 32 for FFT."""
-    return family.value - LATENT_CHANNELS - MASK_CHANNELS
-
-
-def check_latent_fits(family: ModelFamily, channels: int) -> None:
-    """Before the first step: a conditioning image latent of `channels` must fit the sampled model's `family`."""
-    if channels != image_channels(family):
-        made_for = next((FAMILY_NAMES[f] for f in ModelFamily if image_channels(f) == channels), "another model")
-        raise AcePlusError(
-            f"the sampler's model is {FAMILY_NAMES[family]} but its conditioning has a {channels}-channel "
-            f"image latent, made for {made_for}; {SWAP_HINT[family]} (stock InpaintModelConditioning "
-            "only fits FLUX.1-Fill-dev).")
-
-
-def guard_conditioning(model, family: ModelFamily) -> None:
-    """Make `model` (a patcher this pack's loaders return) check its conditioning before sampling starts.
-
-    The conditioning nodes of this pack check the model they are given and carry a SamplingCheck, but a user
-    can wire ComfyUI's stock InpaintModelConditioning to a model of the pack. Without this the mismatch
-    surfaces as a matrix-shape error inside the first sampling step. A patcher wrapper is no hook: it costs
-    neither Dynamic VRAM nor a reload, and clones (the non-dynamic delegate included) keep it.
-    """
-    def check_before_sampling(executor, *args, **kwargs):
-        for conds in executor.class_obj.conds.values():
-            for cond in conds or []:
-                latent = cond.get("concat_latent_image")
-                # Without a concat latent ComfyUI's Flux model fills in one 16-channel zero latent.
-                check_latent_fits(family, latent.shape[1] if latent is not None else LATENT_CHANNELS)
-        return executor(*args, **kwargs)
-
-    if GUARD_KEY not in model.wrappers.get(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, {}):
-        model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, GUARD_KEY, check_before_sampling)
-
-
-class SamplingCheck(comfy.controlnet.ControlBase):
-    """Carried by every ACE++ conditioning in ComfyUI's per-conditioning `control` slot, where ComfyUI calls
-    `pre_run(model, ...)` with the model being sampled once before the first step: the conditioning checks the
-    sampled model, whichever loader made it (a stock Load Diffusion Model's too).
-
-    Why not a hook group (comfy.hooks): since ComfyUI 0.16 a conditioning with hooks makes the sampler swap a
-    Dynamic VRAM model for a non-dynamic copy reloaded from disk. This adds no hooks, no model and no memory,
-    and contributes no control: each step it passes on whatever a ControlNet applied before it gives.
-    """
-
-    def __init__(self, channels: int, previous=None):
-        super().__init__()
-        self.channels = channels
-        self.set_previous_controlnet(previous)
-
-    def pre_run(self, model, percent_to_timestep_function):
-        family = model_family(model)
-        if family is None:
-            raise AcePlusError(
-                f"the sampler's model is {describe_model(model)} but its conditioning comes from ACE++ Fill/FFT "
-                "Conditioning; connect the same model you gave the conditioning node to KSampler's model.")
-        check_latent_fits(family, self.channels)
-        super().pre_run(model, percent_to_timestep_function)
-
-    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
-        if self.previous_controlnet is None:
-            return None
-        return self.previous_controlnet.get_control(x_noisy, t, cond, batched_number, transformer_options)
-
-    def copy(self):
-        return SamplingCheck(self.channels)  # as ComfyUI's own controls: whoever copies links the chain
-
-    def deepclone_multigpu(self, load_device, autoregister=False):
-        # No model to clone; ComfyUI clones every link of the chain for each device and links the clones itself.
-        clone = self.copy()
-        if autoregister:
-            self.multigpu_clones[load_device] = clone
-        return clone
+from .validation import checked, display_name
 
 
 def find_model_file(folder: str, name: str, download: ModelFile | None = None) -> str:
@@ -194,51 +66,21 @@ def stored_dtypes(path: str) -> set[str]:
         raise unreadable(path, e) from e
 
 
-def lora_module_of(key: str, key_map: dict) -> str | None:
-    """The model weight a LoRA tensor key maps onto, by its longest prefix known to ComfyUI's key map."""
-    parts = key.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        prefix = ".".join(parts[:i])
-        if prefix in key_map:
-            return prefix
-    return None
-
-
-@dataclass(frozen=True)
-class LoraCoverage:
-    total_keys: int
-    unmapped_keys: tuple[str, ...]  # tensors of the file that match no layer of the model
-    unpatched: tuple[str, ...]  # model weights the LoRA targets that the model does not have
-
-    @property
-    def complete(self) -> bool:
-        return not self.unmapped_keys and not self.unpatched
-
-    def summary(self, name: str) -> str:
-        if self.complete:
-            return f"{name}: all {self.total_keys} LoRA tensors applied."
-        shown = ", ".join((self.unmapped_keys + self.unpatched)[:5])
-        return (f"{name}: {len(self.unmapped_keys)} of {self.total_keys} LoRA tensors match no layer of this model"
-                f"{f' and {len(self.unpatched)} target weights are missing' if self.unpatched else ''} "
-                f"(e.g. {shown}). The LoRA is for another base model: ACE++ LoRAs need FLUX.1-Fill-dev.")
-
-
-def apply_lora(model, lora_sd: dict, strength: float):
+def apply_lora(model, lora_sd: dict, strength: float) -> tuple[object, LoraCoverage]:
     """(patched clone, coverage): the LoRA added to a clone of `model` through ComfyUI's patcher."""
     lora_sd = comfy.lora_convert.convert_lora(lora_sd)
     key_map = comfy.lora.model_lora_keys_unet(model.model, {})
-    unmapped = tuple(sorted(k for k in lora_sd if lora_module_of(k, key_map) is None))
     patches = comfy.lora.load_lora(lora_sd, key_map, log_missing=False)
     patched = model.clone()
     applied = set(patched.add_patches(patches, strength))
-    unpatched = tuple(sorted(str(k) for k in patches if k not in applied))
-    return patched, LoraCoverage(total_keys=len(lora_sd), unmapped_keys=unmapped, unpatched=unpatched)
+    return patched, lora_coverage(lora_sd, key_map, unpatched=[k for k in patches if k not in applied])
 
 
 LORA_CHOICES = list(ACE_LORAS) + ["file"]
 RELEASED = "(released file for the vertical)"
 
 
+@serves(ModelFamily.FILL, "loader")
 class LoraLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -289,18 +131,24 @@ class LoraLoader(io.ComfyNode):
         else:
             release = ACE_LORAS[vertical]
             path, shown = find_model_file("loras", release.name, release), release.name
-        require_family(model, ModelFamily.FILL, "ACE++ LoRA Loader")
+        if model_family(model) is ModelFamily.FFT:
+            # The FFT model is ACE++ without a LoRA: the fix is to take this node out, not to change the LoRA.
+            raise AcePlusError(f"{family_problem(model, ModelFamily.FILL, cls)}, which needs no LoRA; remove "
+                               f"{display_name(cls)} and {swap_hint(ModelFamily.FFT)}, or load "
+                               f"{MODEL_FILES['fill'].name} to use this LoRA.")
+        require_family(model, ModelFamily.FILL, cls)
         patched, coverage = apply_lora(model, load_state_dict(path), strength)
         guard_conditioning(patched, ModelFamily.FILL)
         report = coverage.summary(shown)
         if not coverage.complete and on_mismatch == "error":
-            raise AcePlusError(report + " Set on_mismatch to 'warn' to use it anyway.")
+            raise AcePlusError(f"{report} To use it anyway, {set_to(on_mismatch='warn')}.")
         return io.NodeOutput(patched, report, ui=ui.PreviewText(report))
 
 
 FFT_DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32, "default": None}
 
 
+@serves(ModelFamily.FFT, "loader")
 class FFTLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -335,7 +183,8 @@ class FFTLoader(io.ComfyNode):
         if weight_dtype == "fp16":
             raise AcePlusError("the FLUX Fill family (the ACE++ FFT model included) does not support fp16; choose "
                                "bf16, or fp32 if your GPU has no bf16.")
-        path = find_model_file("diffusion_models", unet_name, MODEL_FILES["fft"])
+        fft_file = MODEL_FILES["fft"]
+        path = find_model_file("diffusion_models", unet_name, fft_file)
         dtype = FFT_DTYPES[weight_dtype]  # a known choice: the schema check ran first
         stored = stored_dtypes(path)
         try:
@@ -345,9 +194,17 @@ class FFTLoader(io.ComfyNode):
         except Exception as e:
             if "Could not detect model type" in str(e):  # ComfyUI's own words for a file of no model it knows
                 raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
-                                   f"ace_plus_fft.safetensors ({MODEL_FILES['fft'].url}).") from None
+                                   f"{fft_file.name} ({fft_file.url}).") from None
             raise AcePlusError(f"ComfyUI could not load '{unet_name}' as a diffusion model ({e}).") from e
-        require_family(model, ModelFamily.FFT, "ACE++ FFT Loader")
+        wrong_file = family_problem(model, ModelFamily.FFT, cls)
+        if wrong_file:
+            # Another model's file in the FFT loader: the fix is the FFT file here; whoever meant to use
+            # FLUX.1-Fill-dev is told its own path too.
+            fix = f"{set_to(unet_name=fft_file.name)} (download it from {fft_file.url})"
+            if model_family(model) is ModelFamily.FILL:
+                fix += (f"; or, to use FLUX.1-Fill-dev, load it with Load Diffusion Model and "
+                        f"{swap_hint(ModelFamily.FILL)}")
+            raise AcePlusError(f"{wrong_file}; {fix}.")
         guard_conditioning(model, ModelFamily.FFT)
         report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(stored))}."
         if any(d.startswith("F8") for d in stored):

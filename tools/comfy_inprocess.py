@@ -1,8 +1,10 @@
-"""ComfyUI 0.3.75 inside the test process: direct node calls and whole graphs through its own executor.
+"""ComfyUI inside this process (the tests' in-process harness and the benchmarks): direct node calls and whole
+graphs through its own executor.
 
 Start-up order matters and mirrors main.py:
-1. ComfyUI's root goes first on sys.path (this repository also has a ``nodes`` package, and
-   ``python -m pytest`` puts the working directory on sys.path).
+1. ComfyUI's root goes first on sys.path, as main.py has it. This is the project's one sys.path edit: the pack
+   itself is imported as the package ``aceplusplus`` (tools/runtime.sh) and its repository root is never on
+   the path, so the pack's ``nodes`` package cannot shadow ComfyUI's ``nodes`` module.
 2. ``comfy.cli_args.args`` is edited *before* ``folder_paths`` / ``comfy.model_management`` are imported:
    both read it at import time (base directory, CPU device). Without ``comfy.options.enable_args_parsing()``
    ComfyUI parses an empty argv, so pytest's own arguments never reach it.
@@ -29,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import PACK_LINK_NAME, PACK_MODULE, BaseLayout, HarnessSetupError, comfy_root, make_base
+from .comfy_process import PACK_LINK_NAME, PACK_MODULE, BaseLayout, ComfySetupError, comfy_root, make_base
 
 CLIENT_ID = "acepp-harness"
 
@@ -311,28 +313,14 @@ class _Capture(logging.Handler):
 _INSTANCE: InProcessComfy | None = None
 
 
-def _check_shadowing(root: Path) -> None:
-    for name in ("nodes", "folder_paths", "execution", "comfy", "utils", "server"):
-        mod = sys.modules.get(name)
-        if mod is None:
-            continue
-        where = getattr(mod, "__file__", None) or next(iter(getattr(mod, "__path__", [])), "")
-        if not where or not Path(where).resolve().is_relative_to(root):
-            raise HarnessSetupError(
-                f"module {name!r} was imported from {where or 'a namespace package'} before ComfyUI; "
-                f"ComfyUI's own {name} (in {root}) must win. Do not import the pack's packages as "
-                "top-level `nodes`/`utils` in tests that use ComfyUI.")
-
-
 def start_inprocess(base: Path, models: Path, pack: Path | None = None) -> InProcessComfy:
     """Set ComfyUI up in this process with ``base`` as its base directory; idempotent per process."""
     global _INSTANCE
     if _INSTANCE is not None:
         if _INSTANCE.layout.base != Path(base):
-            raise HarnessSetupError("ComfyUI is already set up in this process with another base directory")
+            raise ComfySetupError("ComfyUI is already set up in this process with another base directory")
         return _INSTANCE
     root = comfy_root()
-    _check_shadowing(root)
     layout = make_base(Path(base), models, pack)
     if str(root) in sys.path:
         sys.path.remove(str(root))
@@ -357,7 +345,7 @@ def start_inprocess(base: Path, models: Path, pack: Path | None = None) -> InPro
         import utils.extra_config  # noqa: F401  (before nodes: see module docstring)
         import comfy.model_management  # noqa: F401
         if Path(folder_paths.base_path).resolve() != layout.base.resolve():
-            raise HarnessSetupError(f"folder_paths was configured for {folder_paths.base_path}, not {layout.base}")
+            raise ComfySetupError(f"folder_paths was configured for {folder_paths.base_path}, not {layout.base}")
         import server
         import nodes
         import execution  # noqa: F401

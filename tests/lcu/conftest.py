@@ -1,7 +1,0 @@
-"""Makes the repository root importable (`import lcu`) however pytest is started."""
-import sys
-from pathlib import Path
-
-ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
