@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 from .canvas import check_edit_size, check_generation, needs_mask_box, taller_edit, taller_generation, target_region
+from .fixes import set_to
 from .images import DEFAULT_RESAMPLING, check_aspect
 from .layout import Rect
 from .masks import is_placeholder_size
@@ -87,7 +88,7 @@ def warnings_for(target_share: float, px_per_px: float, generation: bool, crop_t
             what = f"the new image is generated at {px_per_px:.2f} px per output px (upscaled {upscale:.1f}x)"
         else:
             if not crop_to_context:
-                fixes.append("turn on crop_to_context")
+                fixes.append(set_to(crop_to_context=True))
             what = (f"the target is regenerated at {px_per_px:.2f} px per original px (its detail comes back "
                     f"upscaled {upscale:.1f}x)")
         out.append(what + ("; " + " or ".join(fixes) if fixes else "") + ".")

@@ -459,3 +459,35 @@ def test_saved_workflow_keeps_its_widget_values(frontend):
     for node in workflow["nodes"]:
         if node.get("widgets_values"):
             assert saved[node["id"]].get("widgets_values") == node["widgets_values"], node["type"]
+
+
+def test_a_faint_mask_warning_shows_under_the_preview_until_a_run_without_one(frontend):
+    """A mask everywhere below 0.5 means the whole image: the node's run says so under its preview, and the next
+    run without that problem clears it (queued from the page, as the Run button does)."""
+    fe = frontend
+    fe.set_setting(VUE_NODES, False)
+    workflow = load_with_samples(fe, WORKFLOW)
+    edit_file = next(n["widgets_values"][0] for n in workflow["nodes"] if n["id"] == EDIT_IMAGE)
+    width, height = Image.open(REPO / "web" / "samples" / edit_file).size
+    # Only the canvas and what feeds it, a Preview Image of its canvas, and a flat 0.3 mask in place of the painted one.
+    mask = fe.js("""const keep = new Set(arg.keep);
+        for (const node of [...app.graph._nodes]) if (!keep.has(node.id)) app.graph.remove(node);
+        const canvas = app.graph.getNodeById(arg.canvas);
+        const mask = window.LiteGraph.createNode('SolidMask'); app.graph.add(mask);
+        mask.widgets.find((w) => w.name === 'value').value = 0.3;
+        mask.widgets.find((w) => w.name === 'width').value = arg.width;
+        mask.widgets.find((w) => w.name === 'height').value = arg.height;
+        mask.connect(0, canvas, 3);
+        const shown = window.LiteGraph.createNode('PreviewImage'); app.graph.add(shown);
+        canvas.connect(0, shown, 0);
+        return mask.id;""", {"keep": [REF_IMAGE, EDIT_IMAGE, CANVAS], "canvas": CANVAS, "width": width,
+                             "height": height})
+    assert fe.queue()["outcome"] == "execution_success"
+    shown = wait_for_text(fe, "[ACE++] the mask is everywhere below 0.5")
+    assert "the mask is everywhere below 0.5" in shown["text"], shown["text"]
+    set_widget(fe, mask, "value", 1.0)
+    assert fe.queue()["outcome"] == "execution_success"
+    fe.page.wait_for_function("""([id, preview]) => !window.comfyAPI.app.app.graph.getNodeById(id).widgets
+        .find((w) => w.name === preview).element.innerText.includes('[ACE++]')""", arg=[CANVAS, PREVIEW_WIDGET],
+                              timeout=15_000)
+    assert not fe.extension_errors(), fe.extension_errors()

@@ -132,7 +132,7 @@ def test_warnings_name_the_change_that_helps():
     assert wide["target_share"] < 0.5 and any("reference_share to 0.5" in w for w in wide["warnings"])
     assert not plan_layout([(600, 1000)], (1216, 832), reference_share=0.5)["warnings"]
     big = plan_layout([], (3000, 4000), MaskSketch(3000, 4000, Rect(1000, 1000, 600, 400)))
-    assert big["px_per_px"] < 0.5 and any("turn on crop_to_context" in w for w in big["warnings"])
+    assert big["px_per_px"] < 0.5 and any("set crop_to_context to true" in w for w in big["warnings"])
     cropped = plan_layout([], (3000, 4000), MaskSketch(3000, 4000, Rect(1000, 1000, 600, 400)), context_margin=128)
     assert (cropped["canvas"]["width"], cropped["canvas"]["height"]) == (848, 656) and not cropped["warnings"]
     assert cropped["target"]["cropped"] and cropped["target"]["region"] == {"x": 872, "y": 872, "w": 856, "h": 656}
