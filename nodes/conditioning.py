@@ -81,8 +81,10 @@ def conditioning_schema(*, model: str, repainting_scale: io.Float.Input, search_
     )
 
 
-class AceConditioning(io.ComfyNode):
-    """What the two conditioning nodes share: the model check, repainting, the attached latent and mask."""
+class AceConditioning:
+    """What the two conditioning nodes share: the model check, repainting, the attached latent and mask. A mixin,
+    not an io.ComfyNode itself: ComfyUI-Manager's scanner takes every ComfyNode subclass for a node of the pack,
+    and each node names io.ComfyNode among its own bases so the scanner finds its literal node_id."""
 
     FAMILY: ModelFamily
 
@@ -101,7 +103,7 @@ class AceConditioning(io.ComfyNode):
 
 
 @serves(ModelFamily.FILL, "conditioning")
-class FillConditioning(AceConditioning):
+class FillConditioning(AceConditioning, io.ComfyNode):
     FAMILY = ModelFamily.FILL
 
     @classmethod
@@ -129,7 +131,7 @@ class FillConditioning(AceConditioning):
 
 
 @serves(ModelFamily.FFT, "conditioning")
-class FFTConditioning(AceConditioning):
+class FFTConditioning(AceConditioning, io.ComfyNode):
     FAMILY = ModelFamily.FFT
 
     @classmethod

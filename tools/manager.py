@@ -159,13 +159,11 @@ def scanner_python() -> Path:
 
 
 _SCAN = r"""
-import importlib.util, json, os, sys, tempfile
+import importlib, json, os, sys, tempfile
 from pathlib import Path
 
-scanner_path, out_path, *folders = sys.argv[1:]
-spec = importlib.util.spec_from_file_location("manager_scanner", scanner_path)
-scanner = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(scanner)
+scanner_name, out_path, *folders = sys.argv[1:]
+scanner = importlib.import_module(scanner_name)  # its folder is this process's PYTHONPATH (scan)
 report = {"scanner_version": scanner.SCANNER_VERSION, "folders": {}}
 for folder in folders:
     code, _ = scanner.extract_nodes_from_repo(Path(folder), force_rescan=True)
@@ -199,8 +197,8 @@ def scan(folders: list[Path], scanner: Path | None = None) -> dict:
     python = scanner_python()
     with tempfile.TemporaryDirectory(prefix="acepp-scan-") as tmp:
         out = Path(tmp) / "scan.json"
-        _run([str(python), "-c", _SCAN, str(scanner), str(out), *(str(Path(f).resolve()) for f in folders)],
-             cwd=tmp, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        _run([str(python), "-c", _SCAN, scanner.stem, str(out), *(str(Path(f).resolve()) for f in folders)],
+             cwd=tmp, env={**os.environ, "PYTHONPATH": str(scanner.parent), "PYTHONDONTWRITEBYTECODE": "1"})
         report = json.loads(out.read_text())
     report["folders"] = {str(f): report["folders"][str(Path(f).resolve())] for f in folders}
     return report

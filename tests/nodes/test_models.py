@@ -97,7 +97,7 @@ def test_unmappable_lora_is_reported_exactly(comfy, fx, pack, fill_model):
                    strength=1.0, on_mismatch="error")
     message = str(info.value)
     assert message.startswith("[ACE++]") and f"{fx.UNMAPPABLE_KEY_COUNT} of " in message
-    assert "FLUX.1-Fill-dev" in message and "'warn'" in message
+    assert "FLUX.1-Fill-dev" in message and "set on_mismatch to warn" in message
     patched, report = comfy.call("ACEPP_LoraLoader", model=fill_model, vertical="file",
                                  lora_name=fx.UNMAPPABLE_LORA, strength=1.0, on_mismatch="warn")
     assert f"{fx.UNMAPPABLE_KEY_COUNT} of " in report and len(patched.patches) == len(fx.lora_modules())
