@@ -70,8 +70,6 @@ class CanvasBuilder(io.ComfyNode):
             category=CATEGORY,
             search_aliases=("in-context", "in-context editing", "try-on", "virtual try-on", "face swap", "logo paste",
                             "subject", "portrait", "reference canvas", "crop to context", "multi region"),
-            advanced=("keep_pixels_rate", "reference_share", "resampling", "merge_distance", "min_region_area",
-                      "max_regions"),
             description="Builds the ACE++ LCU++ input: references on the left at the target height, the target on "
                         "the right, one token budget over the whole canvas, every side on the 16 px grid. Without "
                         "an edit image the target is a grey panel of width x height with a full mask (reference "

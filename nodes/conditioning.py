@@ -74,7 +74,7 @@ def conditioning_schema(*, model: str, repainting_scale: io.Float.Input, search_
     """The schema fields of the two conditioning nodes, which differ only in the model they take, the
     repainting_scale default and their words: the inputs in their released order, the outputs."""
     return dict(
-        category=CATEGORY, search_aliases=search_aliases, advanced=("noise_mask",), description=description,
+        category=CATEGORY, search_aliases=search_aliases, description=description,
         inputs=[io.Model.Input("model", tooltip=f"{model} that will sample (checked, not changed)."), *COMMON_INPUTS,
                 repainting_scale, NOISE_MASK],
         outputs=OUTPUTS,

@@ -19,7 +19,6 @@ class ControlMap(io.ComfyNode):
             display_name="ACE++ Control Map",
             category=CATEGORY,
             search_aliases=("control map", "canny", "recolor", "mosaic", "controllable editing", "in-context"),
-            advanced=("mosaic_cell", "canny_low", "canny_high"),
             description="Turns the masked area of the edit image into a control map for ACE++ controllable "
                         "generation: gray (recolor), mosaic, canny (computed here with kornia), or any map you "
                         "made elsewhere (depth, contour, doodle) with kind = external. The map replaces the image "

@@ -90,7 +90,6 @@ class LoraLoader(io.ComfyNode):
             category=CATEGORY,
             search_aliases=("ACE++ LoRA", "Flux Fill LoRA", "portrait LoRA", "subject LoRA", "local editing LoRA",
                             "in-context LoRA", "try-on", "face swap"),
-            advanced=("on_mismatch",),
             description="Applies an ACE++ LoRA (portrait, subject or local editing) to FLUX.1-Fill-dev through "
                         "ComfyUI's own patching (the loaded model is cloned, never changed). Checks that the model "
                         "is FLUX.1-Fill-dev and that every LoRA tensor lands on a layer, instead of ComfyUI's "

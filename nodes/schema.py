@@ -22,10 +22,10 @@ import dataclasses
 
 from comfy_api.v0_0_2 import io
 
+from .advanced import ADVANCED
+
 # Every node is found by these, besides its own aliases and its display name.
 PACK_ALIASES = ("ACE Plus", "ACE++", "ACE plus plus", "LCU", "LCU++")
-# node id -> names of its advanced inputs, whatever the core (for tests and the help pages).
-ADVANCED: dict[str, tuple[str, ...]] = {}
 
 
 def _advanced(inp: io.Input) -> io.Input:
@@ -58,15 +58,13 @@ ADVANCED_SUPPORTED = _inputs_take_advanced()
 
 # Named like io.Schema on purpose: ComfyUI-Manager's scanner takes a V3 node's id from the node_id="..." of a
 # call named Schema inside define_schema (anything else maps the class name instead).
-def Schema(*, node_id: str, inputs: list, advanced: tuple[str, ...] = (), search_aliases: tuple[str, ...] = (),
-           **fields) -> io.Schema:
+def Schema(*, node_id: str, inputs: list, search_aliases: tuple[str, ...] = (), **fields) -> io.Schema:
     """``io.Schema(node_id=..., inputs=..., **fields)`` plus, where this core has them, the search aliases
-    (the pack's own first) and the ``advanced`` mark on the inputs named in ``advanced``."""
-    names = [inp.id for inp in inputs]
-    unknown = sorted(set(advanced) - set(names))
+    (the pack's own first) and the ``advanced`` mark on the node's inputs named in advanced.py."""
+    advanced = ADVANCED[node_id]
+    unknown = sorted(set(advanced) - {inp.id for inp in inputs})
     if unknown:
-        raise ValueError(f"{node_id}: advanced names no input {unknown}")
-    ADVANCED[node_id] = tuple(name for name in names if name in advanced)
+        raise ValueError(f"{node_id}: advanced.py names no input {unknown}")
     if ADVANCED_SUPPORTED:
         inputs = [_advanced(inp) if inp.id in advanced else inp for inp in inputs]
     if SEARCH_ALIASES_SUPPORTED:
