@@ -29,6 +29,7 @@ run_suite() (
   shift
   if [ -n "$core" ]; then export ACEPP_CORE="$core"; fi
   source "$root/tools/runtime.sh"
+  set -e  # runtime.sh restores the options it found, read in a subshell where errexit always reads as off
   cd "$root"
   echo "[ACE++ test] ComfyUI $ACEPP_CORE ($ACEPP_COMFY_ROOT): pytest $*"
   "$ACEPP_PYTHON" tools/fixtures.py
@@ -39,8 +40,10 @@ run_suite() (
   export ACEPP_PACK_DIR="$work/ComfyUI/custom_nodes/aceplusplus-lcu"
   bash tools/browser_setup.sh
   start=$SECONDS
-  "$ACEPP_PYTHON" -P -m pytest "$@"
-  echo "[ACE++ test] ComfyUI $ACEPP_CORE: pytest took $((SECONDS - start)) s"
+  local status=0
+  "$ACEPP_PYTHON" -P -m pytest "$@" || status=$?
+  echo "[ACE++ test] ComfyUI $ACEPP_CORE: pytest took $((SECONDS - start)) s (exit status $status)"
+  return "$status"
 )
 
 if [ -n "${COMFYUI_DIR:-}" ] || [ -n "${ACEPP_CORE:-}" ]; then
@@ -62,7 +65,10 @@ else
   wait "$newest"
   wait "$oldest"
   echo "[ACE++ test] both runtimes ready in $((SECONDS - total)) s"
-  run_suite 0.28.2
-  ACEPP_FRONTENDS=pinned run_suite 0.3.75 "${OLDEST_CORE_TESTS[@]}"
-  echo "[ACE++ test] both cores: $((SECONDS - total)) s"
+  # Both cores run whatever the first one gives; the run fails when either does.
+  status=0
+  run_suite 0.28.2 || status=$?
+  ACEPP_FRONTENDS=pinned run_suite 0.3.75 "${OLDEST_CORE_TESTS[@]}" || status=$?
+  echo "[ACE++ test] both cores: $((SECONDS - total)) s (exit status $status)"
+  exit "$status"
 fi
