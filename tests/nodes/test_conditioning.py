@@ -66,11 +66,15 @@ def test_low_denoise_matches_stock_inpaint_conditioning(comfy):
     assert before > 10 / 255
 
 
+def vae_and_prompt(comfy, fx):
+    """The fixture VAE and a prompt encoded by the fixture CLIP-L, from stock loaders."""
+    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
+    return comfy.call("VAELoader", vae_name=fx.VAE)[0], comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]
+
+
 def test_the_starting_latent_is_the_encoded_canvas(comfy, fx):
     model = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
-    vae = comfy.call("VAELoader", vae_name=fx.VAE)[0]
-    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
-    cond = comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]
+    vae, cond = vae_and_prompt(comfy, fx)
     canvas = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(1))
     mask = torch.zeros(1, 32, 48)
     mask[:, 8:24, 8:40] = 1
@@ -87,9 +91,7 @@ def test_conditioning_checks_a_model_from_a_stock_loader(comfy, fx):
     not fit it is named before the first step (that model has no guard of its own)."""
     fill = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
     fft = comfy.call("UNETLoader", unet_name=fx.FFT_MODEL, weight_dtype="default")[0]
-    vae = comfy.call("VAELoader", vae_name=fx.VAE)[0]
-    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
-    cond = comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]
+    vae, cond = vae_and_prompt(comfy, fx)
     canvas = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(2))
     mask = torch.ones(1, 32, 48)
     positive, negative, latent = comfy.call("ACEPP_FillConditioning", model=fill, positive=cond, negative=cond,
