@@ -53,13 +53,14 @@ def faint_mask_warning(mask: Optional[torch.Tensor]) -> Optional[str]:
     the mask is absent, all zero (the whole image on purpose) or reaches 0.5."""
     if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3) or mask.numel() == 0:
         return None
-    items = mask.reshape(-1, *mask.shape[-2:]).flatten(1)
-    faint = (items > 0).any(dim=1) & ~(items >= 0.5).any(dim=1)
+    # One read of the mask: an item is faint when its highest value is above 0 and below 0.5.
+    peaks = mask.reshape(-1, mask.shape[-2] * mask.shape[-1]).amax(dim=1)
+    faint = (peaks > 0) & (peaks < 0.5)
     if not bool(faint.any()):
         return None
     first = int(torch.nonzero(faint)[0])
-    which = "the mask" if items.shape[0] == 1 else f"item {first + 1} of the {items.shape[0]} masks"
-    return (f"[ACE++] {which} is everywhere below 0.5 (its highest value is {float(items[first].max()):.2f}), so "
+    which = "the mask" if peaks.shape[0] == 1 else f"item {first + 1} of the {peaks.shape[0]} masks"
+    return (f"[ACE++] {which} is everywhere below 0.5 (its highest value is {float(peaks[first]):.2f}), so "
             "nothing counts as masked and the whole image is regenerated; paint the area to change at 0.5 or "
             "above (or raise the mask's values, e.g. with a threshold node), or disconnect the mask if the whole "
             "image is meant.")

@@ -10,7 +10,7 @@ from aceplusplus.lcu.canvas import GREY, build_canvas
 from aceplusplus.lcu.conditioning import fft_split, repaint
 from aceplusplus.lcu.errors import AcePlusError
 from aceplusplus.lcu.layout import Rect
-from aceplusplus.lcu.masks import normalize_mask
+from aceplusplus.lcu.masks import faint_mask_warning, normalize_mask
 from aceplusplus.lcu.regions import mask_box, region_around
 from aceplusplus.lcu.sizing import MAX_TOKEN_BUDGET, centre_crop_aspect, plan_canvas
 from aceplusplus.lcu.stitch import extract_target, stitch
@@ -381,3 +381,14 @@ def test_bad_image_tensors_are_pack_errors(bad):
 def test_bad_mask_tensors_are_pack_errors(bad):
     with pytest.raises(AcePlusError, match=r"^\[ACE\+\+\] the mask (is empty|contains NaN)"):
         build_canvas([], edit_image=image(16, 16), mask=bad)
+
+
+def test_a_faint_mask_is_warned_about_naming_its_item_and_peak():
+    faint = torch.zeros(1, 8, 8)
+    faint[:, 2:4, 2:4] = 0.3
+    assert "the mask is everywhere below 0.5 (its highest value is 0.30)" in faint_mask_warning(faint)
+    batch = torch.cat([torch.ones(1, 8, 8), faint])
+    assert "item 2 of the 2 masks is everywhere below 0.5" in faint_mask_warning(batch)
+    assert faint_mask_warning(faint[0]).startswith("[ACE++] the mask is")  # one [H, W] mask
+    for meant in (torch.zeros(1, 8, 8), torch.full((1, 8, 8), 0.5), torch.full((1, 8, 8), -0.2), None):
+        assert faint_mask_warning(meant) is None  # all zero (the whole image on purpose), reaching 0.5, no mask
