@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aceplusplus.client.errors import EXIT_SERVER, ClientError
-from aceplusplus.client.process import ComfyProcess, free_port  # noqa: F401  (free_port: re-exported for tests)
-from aceplusplus.client.session import BlockingSession  # noqa: F401
+from aceplusplus.client.process import ComfyProcess
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent

@@ -19,12 +19,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from aceplusplus.client import cli
+from aceplusplus.client.session import BlockingSession
 from aceplusplus.tools import fixtures
-from aceplusplus.tools.comfy_process import BlockingSession, EmbeddedComfy
+from aceplusplus.tools.comfy_process import EmbeddedComfy
 from aceplusplus.tools.samples import write_samples
 from aceplusplus.tools.workflow_specs import WORKFLOWS
-
-TOOLS = Path(__file__).resolve().parent
 
 WORKFLOW = "portrait_generation"
 TILE = 256

@@ -17,9 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-ROOT = TOOLS.parent
-
 from aceplusplus.client import catalog, graph as client_graph, jobs as client_jobs
 from aceplusplus.client.errors import EXIT_INTERRUPTED, ClientError
 from aceplusplus.client.scheduler import run_batch

@@ -125,7 +125,9 @@ def check(object_info: dict, root: Path = ROOT) -> list[str]:
 
 def fetch_object_info(server: str | None) -> dict:
     """GET /object_info of `server`, or of this project's own ComfyUI started for it."""
-    from aceplusplus.tools.comfy_process import EXIT_SERVER, BlockingSession, ClientError, EmbeddedComfy
+    from aceplusplus.client.errors import EXIT_SERVER, ClientError
+    from aceplusplus.client.session import BlockingSession
+    from aceplusplus.tools.comfy_process import EmbeddedComfy
 
     if server:
         with BlockingSession(server) as session:
@@ -140,7 +142,7 @@ def fetch_object_info(server: str | None) -> dict:
 
 
 def main(argv=None) -> int:
-    from aceplusplus.tools.comfy_process import ClientError
+    from aceplusplus.client.errors import ClientError
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("build", "check"))

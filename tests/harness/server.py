@@ -21,8 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aceplusplus.client.errors import ClientError
 from aceplusplus.client.process import plain_log
-from aceplusplus.tools.comfy_process import BlockingSession, ClientError, EmbeddedComfy
+from aceplusplus.client.session import BlockingSession
+from aceplusplus.tools.comfy_process import EmbeddedComfy
 
 from . import PACK_LINK_NAME, PACK_MODULE, BaseLayout, comfy_root
 
