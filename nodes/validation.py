@@ -71,17 +71,21 @@ def input_problem(node: str, inp, value) -> str | None:
     return None
 
 
-def display_name(node: type[io.ComfyNode]) -> str:
-    """The node as the node library shows it: how every message of the pack names a node."""
-    schema = node.define_schema()
+def _shown_name(schema: io.Schema) -> str:
     return schema.display_name or schema.node_id
 
 
+def display_name(node: type[io.ComfyNode]) -> str:
+    """The node as the node library shows it: how every message of the pack names a node."""
+    return _shown_name(node.define_schema())
+
+
 def check_inputs(node: type[io.ComfyNode], values: dict) -> None:
-    """Raise the `[ACE++]` error for the first input of `node` whose value its schema does not allow."""
-    name = display_name(node)
-    for inp in node.define_schema().inputs:
-        problem = input_problem(name, inp, values.get(inp.id))
+    """Raise the `[ACE++]` error for the first input of `node` whose value its schema does not allow (the schema
+    built once per run: this runs before every execute)."""
+    schema = node.define_schema()
+    for inp in schema.inputs:
+        problem = input_problem(_shown_name(schema), inp, values.get(inp.id))
         if problem:
             raise AcePlusError(problem)
 
