@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--width", type=int, help="generation workflows: width of the new image")
     run.add_argument("--height", type=int, help="generation workflows: height of the new image")
     run.add_argument("--set", action="append", default=[], metavar="NODE.INPUT=VALUE", help="set any widget")
+    run.add_argument("--gguf", metavar="FILE.gguf", help="load the model from this GGUF file (models/unet) with "
+                     "ComfyUI-GGUF's Unet Loader (GGUF); the server needs ComfyUI-GGUF installed")
     run.add_argument("--out", required=True, type=Path, help="folder for the results (nothing is written elsewhere)")
     run.add_argument("--skip-existing", action="store_true", help="skip jobs whose output is already in --out")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait per job")
@@ -177,7 +179,7 @@ def command_run(args) -> int:
     files = {k: Path(v).expanduser() for k, v in parse_assignments(args.input, "--input").items()}
     values = {k: getattr(args, k) for k in ("prompt", "steps", "lora_strength", "width", "height")}
     jobs = build_jobs(workflow, files=files, values=values, seeds=args.seed, sets=sets,
-                      overrides=parse_assignments(args.set, "--set"))
+                      overrides=parse_assignments(args.set, "--set"), gguf=args.gguf)
     prepare_out(args.out)
 
     def run(servers: list[str]):

@@ -1,4 +1,5 @@
-"""Editing an API-format graph: find a node, set a widget, and the one rewrite the client may make."""
+"""Editing an API-format graph: find a node, set a widget, the GGUF loader a user asks for, and the one rewrite the
+client makes by itself (no T5-XXL on the server)."""
 from __future__ import annotations
 
 import json
@@ -55,6 +56,25 @@ def apply_set(graph: dict, assignments: dict[str, str]) -> None:
         if isinstance(node["inputs"][input_name], list):
             raise ClientError(EXIT_INPUT, f"--set: {nid}.{input_name} is a link, not a value")
         node["inputs"][input_name] = parse_value(text)
+
+
+MODEL_LOADER = "1"  # the diffusion-model loader's node id in every bundled workflow
+MODEL_LOADERS = ("UNETLoader", "ACEPP_FFTLoader")
+GGUF_LOADER = "UnetLoaderGGUF"  # ComfyUI-GGUF (city96)
+
+
+def use_gguf_model(graph: dict, unet_name: str) -> None:
+    """--gguf: the workflow's model loaded from a GGUF file by ComfyUI-GGUF's Unet Loader (GGUF) instead of its own
+    loader, wired the same way (the Notes' advice for 8-12 GB GPUs)."""
+    if not unet_name.endswith(".gguf"):
+        raise ClientError(EXIT_USAGE, f"--gguf {unet_name}: not a .gguf file; give the name of a GGUF file in the "
+                          "server's models/unet (ComfyUI-GGUF lists them)")
+    loader = graph.get(MODEL_LOADER, {})
+    if loader.get("class_type") not in MODEL_LOADERS:
+        raise ClientError(EXIT_INPUT, f"--gguf: node {MODEL_LOADER} of this workflow is not its model loader "
+                          f"({loader.get('class_type')})")
+    graph[MODEL_LOADER] = {"class_type": GGUF_LOADER, "inputs": {"unet_name": unet_name},
+                           "_meta": {"title": "Unet Loader (GGUF)"}}
 
 
 def combo_options(object_info_node: dict, input_name: str) -> list:

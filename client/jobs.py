@@ -14,7 +14,7 @@ from typing import Mapping
 
 from .catalog import Workflow
 from .errors import EXIT_INPUT, ClientError
-from .graph import apply_set
+from .graph import apply_set, use_gguf_model
 from .images import prepare_images
 
 PARAMETERS = ("prompt", "seed", "steps", "lora_strength", "width", "height")
@@ -109,9 +109,11 @@ def check_value(key: str, value, where: str):
 
 
 def build_jobs(workflow: Workflow, *, files: Mapping[str, Path], values: Mapping[str, object],
-               seeds: list[int] | None, sets: list[InputSet], overrides: Mapping[str, str]) -> list[Job]:
+               seeds: list[int] | None, sets: list[InputSet], overrides: Mapping[str, str],
+               gguf: str | None = None) -> list[Job]:
     """Every job of a run: one per input set (or one without sets) and per seed. ``files`` and ``values`` are
-    the command line's and apply to every set unless the set gives its own."""
+    the command line's and apply to every set unless the set gives its own; ``gguf`` loads the model from that
+    GGUF file (graph.use_gguf_model) before ``overrides`` apply."""
     jobs: list[Job] = []
     for one in sets or [InputSet(label="", files={}, values={})]:
         set_files = {**files, **one.files}
@@ -135,6 +137,8 @@ def build_jobs(workflow: Workflow, *, files: Mapping[str, Path], values: Mapping
                     raise ClientError(EXIT_INPUT, f"{one.label or 'command line'}: seed {value!r} is not an integer")
                 node, name = workflow.params[key]
                 graph[node]["inputs"][name] = value
+            if gguf:
+                use_gguf_model(graph, gguf)
             apply_set(graph, overrides)
             seed_node, seed_input = workflow.params["seed"]
             name = "_".join(p for p in (workflow.id, one.label, f"seed{graph[seed_node]['inputs'][seed_input]}") if p)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import enum
 import functools
 
+import torch
+
 import comfy.controlnet
 import comfy.model_base
 from comfy.patcher_extension import WrappersMP
@@ -61,12 +63,27 @@ def swap_hint(family: ModelFamily) -> str:
 
 def flux_input_channels(model) -> int | None:
     """Input channels per latent pixel of a FLUX-family MODEL (a patcher, or the model ComfyUI samples), None
-    for anything else."""
+    for anything else. GGUF weights (ComfyUI-GGUF) report their logical shape, so they are read as any other.
+    Raises when the diffusion model is a wrapper without FLUX's layers (Nunchaku's SVDQuant models are)."""
     base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
     if not isinstance(base, comfy.model_base.Flux):
         return None
     dm = base.diffusion_model
-    return dm.img_in.weight.shape[1] // (dm.patch_size * dm.patch_size)
+    img_in = getattr(dm, "img_in", None)
+    if not isinstance(getattr(img_in, "weight", None), torch.Tensor):
+        raise AcePlusError(uninspectable(dm))
+    return img_in.weight.shape[1] // (dm.patch_size * dm.patch_size)
+
+
+def uninspectable(diffusion_model) -> str:
+    """Why a FLUX model whose diffusion model is another pack's wrapper cannot be used, and what to load instead."""
+    kind = type(diffusion_model)
+    return (f"the model is a FLUX model whose diffusion model is a {kind.__name__} (from {kind.__module__}), not "
+            "ComfyUI's FLUX transformer: a wrapped model such as a Nunchaku (SVDQuant) one, whose layers this pack "
+            "can neither check (is it FLUX.1-Fill-dev?) nor patch (ACE++ LoRAs are applied to ComfyUI's own "
+            "layers). Load FLUX.1-Fill-dev with Load Diffusion Model instead (weight_dtype fp8_e4m3fn needs about "
+            "12 GB for its weights), or a FLUX.1-Fill-dev GGUF with Unet Loader (GGUF) from ComfyUI-GGUF (Q4_K_S "
+            "about 7 GB), and apply the ACE++ LoRA to it with the ACE++ LoRA Loader.")
 
 
 def model_family(model) -> ModelFamily | None:
@@ -81,7 +98,8 @@ def describe_model(model) -> str:
     channels = flux_input_channels(model)
     if channels is None:
         return f"a {type(getattr(model, 'model', model)).__name__} model (not FLUX)"
-    return f"a FLUX model with {channels * 4} inputs (FLUX.1-dev/Schnell: no fill channels)"
+    source = ", from a GGUF file" if from_gguf(model) else ""
+    return f"a FLUX model with {channels * 4} inputs (FLUX.1-dev/Schnell: no fill channels){source}"
 
 
 def family_problem(model, family: ModelFamily, node: type) -> str | None:
@@ -98,8 +116,20 @@ def require_family(model, family: ModelFamily, node: type) -> None:
     problem = family_problem(model, family, node)
     if problem:
         found = model_family(model)
-        hint = swap_hint(found) if found is not None else f"load {FAMILY_NAMES[family]} instead"
+        if found is not None:
+            hint = swap_hint(found)
+        elif from_gguf(model):
+            hint = f"load a GGUF file of {FAMILY_NAMES[family]} in Unet Loader (GGUF) instead"
+        else:
+            hint = f"load {FAMILY_NAMES[family]} instead"
         raise AcePlusError(f"{problem}; {hint}.")
+
+
+def from_gguf(model) -> bool:
+    """Whether the model's weights come from a GGUF file: ComfyUI-GGUF's tensors carry their GGML type."""
+    base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
+    img_in = getattr(getattr(base, "diffusion_model", None), "img_in", None)
+    return hasattr(getattr(img_in, "weight", None), "tensor_type")
 
 
 def image_channels(family: ModelFamily) -> int:

@@ -5,6 +5,7 @@ File finding and reading, the LoRA and FFT loaders and their nodes. Which family
 the loaded models carry, are nodes/families.py's.
 """
 import os
+from dataclasses import dataclass
 
 import safetensors
 import torch
@@ -57,13 +58,34 @@ def load_state_dict(path: str) -> dict:
         raise unreadable(path, e) from e
 
 
-def stored_dtypes(path: str) -> set[str]:
-    """The dtypes a safetensors file stores its tensors in ("BF16", "F8_E4M3", ...), from its header alone."""
+@dataclass(frozen=True)
+class StoredForm:
+    """How a safetensors file stores its weights, from its header alone."""
+
+    dtypes: frozenset[str]  # "BF16", "F8_E4M3", ...
+    scaling: str | None  # None, or how fp8 weights carry their scales: "scaled fp8" or "per-layer quantised"
+
+    @property
+    def fp8(self) -> bool:
+        return any(d.startswith("F8") for d in self.dtypes)
+
+    def describe(self) -> str:
+        return ", ".join(sorted(self.dtypes)) + (f" ({self.scaling})" if self.scaling else "")
+
+
+def stored_form(path: str) -> StoredForm:
     try:
         with safetensors.safe_open(path, framework="pt") as f:
-            return {f.get_slice(key).get_dtype() for key in f.keys()}
+            keys = set(f.keys())
+            dtypes = frozenset(f.get_slice(key).get_dtype() for key in keys)
+            metadata = f.metadata() or {}
     except Exception as e:
         raise unreadable(path, e) from e
+    # The two layouts ComfyUI reads scaled fp8 weights from: the older `scaled_fp8` marker tensor, and per-layer
+    # formats in the `_quantization_metadata` header entry (ComfyUI 0.3.7x and later, comfy-kitchen).
+    scaling = ("per-layer quantised" if "_quantization_metadata" in metadata
+               else "scaled fp8" if "scaled_fp8" in keys else None)
+    return StoredForm(dtypes, scaling)
 
 
 def apply_lora(model, lora_sd: dict, strength: float) -> tuple[object, LoraCoverage]:
@@ -144,7 +166,14 @@ class LoraLoader(io.ComfyNode):
         return io.NodeOutput(patched, report, ui=ui.PreviewText(report))
 
 
-FFT_DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32, "default": None}
+# weight_dtype -> ComfyUI's model_options, the fp8 choices as the stock Load Diffusion Model has them.
+FFT_DTYPES = {"bf16": {"dtype": torch.bfloat16}, "fp32": {"dtype": torch.float32}, "default": {},
+              "fp8_e4m3fn": {"dtype": torch.float8_e4m3fn},
+              "fp8_e4m3fn_fast": {"dtype": torch.float8_e4m3fn, "fp8_optimizations": True},
+              "fp8_e5m2": {"dtype": torch.float8_e5m2}}
+FP8_FFT_WARNING = ("WARNING: the ACE++ FFT model in fp8 is known to give broken colours (reported upstream); if "
+                   "it does, use the bf16 file with weight_dtype bf16 (about 24 GB of weights), or FLUX.1-Fill-dev in "
+                   "fp8 or GGUF with an ACE++ LoRA (12 GB or less).")
 
 
 @serves(ModelFamily.FFT, "loader")
@@ -163,16 +192,18 @@ class FFTLoader(io.ComfyNode):
                 io.Combo.Input("unet_name", options=folder_paths.get_filename_list("diffusion_models"),
                                tooltip="ace_plus_fft.safetensors in models/diffusion_models."),
                 io.Combo.Input("weight_dtype", options=list(FFT_DTYPES) + ["fp16"], default="bf16",
-                               tooltip="bf16 (recommended) or fp32. The FLUX Fill family does not run in fp16, "
-                                       "and fp8 FFT weights are known to break colours."),
+                               tooltip="bf16 (recommended, about 24 GB of weights) or fp32; the fp8 choices (as "
+                                       "Load Diffusion Model's) halve that, but fp8 FFT weights are known to break "
+                                       "colours. 'default' keeps the file's own dtype (an fp8 or quantised file "
+                                       "stays so). The FLUX Fill family does not run in fp16."),
             ],
             outputs=[
                 io.Model.Output(display_name="model",
                                 tooltip="The ACE++ FFT model (448 inputs), checked, that also checks its conditioning "
                                         "when sampling starts. Connect to ACE++ FFT Conditioning and KSampler."),
                 io.String.Output(display_name="report",
-                                 tooltip="The file, its 448 inputs and the dtypes it is stored in, with a warning for "
-                                         "fp8 weights (also shown on the node)."),
+                                 tooltip="The file, its 448 inputs, the dtypes it is stored in and the one it is "
+                                         "loaded as, with a warning for fp8 weights (also shown on the node)."),
             ],
         )
 
@@ -184,12 +215,13 @@ class FFTLoader(io.ComfyNode):
                                "bf16, or fp32 if your GPU has no bf16.")
         fft_file = MODEL_FILES["fft"]
         path = find_model_file("diffusion_models", unet_name, fft_file)
-        dtype = FFT_DTYPES[weight_dtype]  # a known choice: the schema check ran first
-        stored = stored_dtypes(path)
+        model_options = FFT_DTYPES[weight_dtype]  # a known choice: the schema check ran first
+        stored = stored_form(path)
         try:
-            # ComfyUI's own path-based loader: it passes the file's metadata on, and records how to load the file
-            # again, which is how current cores make a non-dynamic copy of a Dynamic VRAM model.
-            model = comfy.sd.load_diffusion_model(path, model_options={"dtype": dtype} if dtype else {})
+            # ComfyUI's own path-based loader: it passes the file's metadata on (the per-layer formats of a
+            # quantised file), and records how to load the file again, which is how current cores make a
+            # non-dynamic copy of a Dynamic VRAM model.
+            model = comfy.sd.load_diffusion_model(path, model_options=dict(model_options))
         except Exception as e:
             if "Could not detect model type" in str(e):  # ComfyUI's own words for a file of no model it knows
                 raise AcePlusError(f"'{unet_name}' is not a diffusion model ComfyUI recognises; pick "
@@ -205,7 +237,8 @@ class FFTLoader(io.ComfyNode):
                         f"{swap_hint(ModelFamily.FILL)}")
             raise AcePlusError(f"{wrong_file}; {fix}.")
         guard_conditioning(model, ModelFamily.FFT)
-        report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {', '.join(sorted(stored))}."
-        if any(d.startswith("F8") for d in stored):
-            report += " WARNING: fp8 FFT weights are known to give broken colours; use the bf16 file."
+        report = f"{unet_name}: ACE++ FFT model, 448 inputs, stored as {stored.describe()}"
+        report += f", loaded as {weight_dtype}." if weight_dtype != "default" else "."
+        if stored.fp8 or weight_dtype.startswith("fp8"):
+            report += " " + FP8_FFT_WARNING
         return io.NodeOutput(model, report, ui=ui.PreviewText(report))

@@ -5,6 +5,7 @@ Fixtures (all built once per session, on first use):
     fixtures_dir    models folder built by tools/fixtures.py (cached in $ACEPP_CACHE/fixtures/models)
     comfy           tools/comfy_inprocess.py InProcessComfy: node(), call(), run_graph(), free() ...
     live_server     harness.server.ComfyServer: post_prompt(), wait(), outputs(), upload_image() ...
+                    (both with ComfyUI-GGUF installed beside the pack, from its archive: tools/comfy_process.py)
     pack_archive    Path of the Comfy Registry zip under test (ACEPP_ARCHIVE from tools/test.sh, else built by
                     tools/pack.py); the ComfyUI fixtures load the copy installed from it (ACEPP_PACK_DIR)
 Browser fixtures (harness.browser; headless Debian Chromium through playwright):
@@ -26,7 +27,7 @@ import time
 
 import pytest
 
-from harness import ComfySetupError, comfy_root as _comfy_root, fixtures_dir as _fixtures_dir, make_base
+from harness import ComfySetupError, comfy_root as _comfy_root, fixtures_dir as _fixtures_dir, gguf_nodes, make_base
 
 _TIMINGS: dict[str, float] = {}
 _SERVER = None
@@ -66,7 +67,7 @@ def comfy(fixtures_dir, tmp_path_factory):
     from aceplusplus.tools.comfy_inprocess import start_inprocess
 
     t0 = time.perf_counter()
-    instance = start_inprocess(tmp_path_factory.mktemp("comfy_inprocess"), fixtures_dir)
+    instance = start_inprocess(tmp_path_factory.mktemp("comfy_inprocess"), fixtures_dir, other_packs=(gguf_nodes(),))
     _TIMINGS["in-process ComfyUI start (s)"] = time.perf_counter() - t0
     yield instance
     instance.free()
@@ -78,7 +79,7 @@ def live_server(fixtures_dir, tmp_path_factory):
     from harness.server import ComfyServer
 
     base = tmp_path_factory.mktemp("comfy_server")
-    layout = make_base(base / "base", fixtures_dir)
+    layout = make_base(base / "base", fixtures_dir, other_packs=(gguf_nodes(),))
     server = ComfyServer(layout, base / "server.log")
     _SERVER = server
     try:

@@ -242,7 +242,7 @@ CASES = [
                "canny, external."), fix=setting("10", kind="gray")),
     Case("fft_weight_dtype_unknown", fft_graph, setting("1", weight_dtype="fp8"),
          exact("ACE++ FFT Loader: weight_dtype is 'fp8', which is not one of its choices; choose one of: bf16, fp32, "
-               "default, fp16."), fix=setting("1", weight_dtype="bf16")),
+               "default, fp8_e4m3fn, fp8_e4m3fn_fast, fp8_e5m2, fp16."), fix=setting("1", weight_dtype="bf16")),
     Case("fft_weight_dtype_fp16", fft_graph, setting("1", weight_dtype="fp16"),
          exact("the FLUX Fill family (the ACE++ FFT model included) does not support fp16; choose bf16, or fp32 if "
                "your GPU has no bf16."), fix=setting("1", weight_dtype="bf16")),

@@ -615,6 +615,23 @@ def test_set_on_a_missing_node_or_a_link(images, tmp_path):
     assert_clean_failure(run_client(*base, "--set", "steps=3"), client.EXIT_USAGE, "NODE.INPUT=VALUE")
 
 
+def test_gguf_option_swaps_the_model_loader_and_refuses_other_files(images, tmp_path):
+    """--gguf loads the workflow's model with ComfyUI-GGUF's loader (its runs: tests/test_model_form_workflows.py)."""
+    from aceplusplus.client import jobs
+
+    for wid in ("local_editing", "fft_editing"):
+        files = {"edit_image": images["edit_image"], "mask": images["mask"]}
+        (job,) = jobs.build_jobs(catalog.load(wid), files=files, values={}, seeds=[1], sets=[], overrides={},
+                                 gguf="flux1-fill-dev-Q4_K_S.gguf")
+        graph = json.loads(job.graph_json)
+        assert graph["1"]["class_type"] == "UnetLoaderGGUF"
+        assert graph["1"]["inputs"] == {"unet_name": "flux1-fill-dev-Q4_K_S.gguf"}
+    base = ["run", "subject_generation", "--server", "http://127.0.0.1:9", "--input",
+            f"reference={images['reference']}", "--out", tmp_path / "o"]
+    assert_clean_failure(run_client(*base, "--gguf", "flux1-fill-dev.safetensors"), client.EXIT_USAGE,
+                         "not a .gguf file")
+
+
 def test_non_utf8_file_names(images, tmp_path):
     """File names that are not valid UTF-8 (POSIX allows any bytes) are named in the messages, not a crash."""
     if sys.platform == "win32":

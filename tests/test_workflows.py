@@ -219,13 +219,15 @@ def _images(tmp_path: Path, regions: bool = False) -> dict[str, Path]:
 
 
 def run_workflow(server: str, wid: str, files: dict[str, Path], out: Path, *, seed: int, set: tuple = (),
-                 log: list | None = None, **values) -> tuple[list[client_jobs.Job], list[Path]]:
+                 log: list | None = None, gguf: str | None = None, **values
+                 ) -> tuple[list[client_jobs.Job], list[Path]]:
     """One job of a bundled workflow through the headless client's own code; (jobs, written files). `log`, when
-    given, receives the client's log lines (queued prompt ids, websocket progress per step)."""
+    given, receives the client's log lines (queued prompt ids, websocket progress per step); `set` and `gguf` are
+    the client's --set and --gguf."""
     workflow = catalog.load(wid)
     jobs = client_jobs.build_jobs(workflow, files={k: v for k, v in files.items() if k in workflow.images},
                                   values={"steps": STEPS, **values}, seeds=[seed], sets=[],
-                                  overrides=client_graph.parse_assignments(list(set), "--set"))
+                                  overrides=client_graph.parse_assignments(list(set), "--set"), gguf=gguf)
     result = asyncio.run(run_batch([server], jobs, out, timeout=600, log=log.append if log is not None else
                                    lambda m: None, warn=lambda m: None))
     if result.failed:

@@ -313,7 +313,8 @@ class _Capture(logging.Handler):
 _INSTANCE: InProcessComfy | None = None
 
 
-def start_inprocess(base: Path, models: Path, pack: Path | None = None) -> InProcessComfy:
+def start_inprocess(base: Path, models: Path, pack: Path | None = None, other_packs: tuple[Path, ...] = ()
+                    ) -> InProcessComfy:
     """Set ComfyUI up in this process with ``base`` as its base directory; idempotent per process."""
     global _INSTANCE
     if _INSTANCE is not None:
@@ -321,7 +322,7 @@ def start_inprocess(base: Path, models: Path, pack: Path | None = None) -> InPro
             raise ComfySetupError("ComfyUI is already set up in this process with another base directory")
         return _INSTANCE
     root = comfy_root()
-    layout = make_base(Path(base), models, pack)
+    layout = make_base(Path(base), models, pack, other_packs)
     if str(root) in sys.path:
         sys.path.remove(str(root))
     sys.path.insert(0, str(root))

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ PACK_LINK_NAME = "aceplusplus"  # the pack's folder name under custom_nodes
 PACK_MODULE = f"custom_nodes.{PACK_LINK_NAME}"
 
 RUNTIME_KEYS = ("ACEPP_PYTHON", "ACEPP_COMFY_ROOT", "ACEPP_CACHE")
+GGUF_NODES_ARCHIVE = "ComfyUI-GGUF-795e451.tar.gz"
 
 
 class ComfySetupError(RuntimeError):
@@ -80,9 +82,31 @@ class BaseLayout:
         return {"output": self.output, "temp": self.temp, "input": self.input}[kind]
 
 
-def make_base(base: Path, models: Path | None, pack: Path | None = None) -> BaseLayout:
-    """Lay out a base directory: custom_nodes/aceplusplus -> ``pack`` (default :func:`pack_dir`) and, when
-    given, models -> ``models`` (links; nothing is written into either)."""
+def gguf_nodes() -> Path:
+    """ComfyUI-GGUF (city96), the node pack users load GGUF models with, unpacked once from the archive in
+    $ACEPP_SHARED/comfyui into $ACEPP_CACHE/custom_nodes; its folder. It needs the `gguf` package, which both
+    runtime locks hold."""
+    archive = Path(os.environ.get("ACEPP_SHARED") or ROOT.parent / "shared") / "comfyui" / GGUF_NODES_ARCHIVE
+    if not archive.is_file():
+        raise ComfySetupError(f"{archive} is missing: ComfyUI-GGUF is installed from it (set ACEPP_SHARED to the "
+                              "folder that holds comfyui/)")
+    cache = Path(os.environ.get("ACEPP_CACHE") or Path.home() / ".cache" / "aceplusplus")
+    dest = cache / "custom_nodes" / archive.name.removesuffix(".tar.gz")
+    if not (dest / ".complete").is_file():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")
+        (dest / ".complete").touch()
+    (folder,) = [d for d in dest.iterdir() if d.is_dir()]
+    return folder
+
+
+def make_base(base: Path, models: Path | None, pack: Path | None = None, other_packs: tuple[Path, ...] = ()
+              ) -> BaseLayout:
+    """Lay out a base directory: custom_nodes/aceplusplus -> ``pack`` (default :func:`pack_dir`), each of
+    ``other_packs`` (node packs users run beside this one: :func:`gguf_nodes`) under its own folder name, and,
+    when given, models -> ``models`` (links; nothing is written into any of them)."""
     base = Path(base)
     pack = Path(pack) if pack is not None else pack_dir()
     if not (pack / "__init__.py").is_file():
@@ -90,7 +114,9 @@ def make_base(base: Path, models: Path | None, pack: Path | None = None) -> Base
     layout = BaseLayout(base)
     for d in (layout.custom_nodes, layout.input, layout.output, layout.temp, base / "user"):
         d.mkdir(parents=True, exist_ok=True)
-    links = [(layout.custom_nodes / PACK_LINK_NAME, pack)] + ([(layout.models, Path(models))] if models else [])
+    links = ([(layout.custom_nodes / PACK_LINK_NAME, pack)]
+             + [(layout.custom_nodes / Path(other).name, Path(other)) for other in other_packs]
+             + ([(layout.models, Path(models))] if models else []))
     for link, target in links:
         if link.is_symlink() or link.exists():
             if link.is_symlink() and link.resolve() == target.resolve():

@@ -15,6 +15,16 @@ type="stable_diffusion")``:
     loras/comfyui_subject_lora16.safetensors      kohya layout, rank 16
     loras/comfyui_local_lora16.safetensors        kohya layout, rank 16
     loras/acepp_unmappable_lora.safetensors       the good keys (rank 4) plus keys the tiny model lacks
+    diffusion_models/<fill or fft>-fp8_e4m3fn / -fp8_scaled / -fp8_quantized.safetensors, and
+    unet/<fill or fft>-Q8_0 / -Q4_K_S.gguf        the same weights in each form of MODEL_FORMS (below)
+    unet/flux1-dev-Q4_K_S.gguf, unet/flux1-fill-dev-truncated.gguf     a GGUF of the wrong family, a cut one
+
+Model forms: the fp8 files store every matrix in e4m3fn; the scaled ones keep a float32 scale per matrix, once with
+ComfyUI's older `scaled_fp8` marker tensor and once with per-layer formats in the `_quantization_metadata` header
+entry (both read by ComfyUI 0.3.75 and v0.28.2). The GGUF files are written with the `gguf` package as ComfyUI-GGUF's
+convert tool lays them out (architecture "flux", vectors in F32): Q8_0 quantised from the bf16 weights, and Q4_K
+as random blocks (the package dequantises K-quants but cannot make them), Q8_0 where a row is no multiple of 256.
+FLUX's widths (3072, 12288, 15360) are multiples of both block sizes (32, 256); img_in (384, 448) of Q8_0's.
 
 FLUX: ComfyUI hard-codes 24 heads and rotary axes [16, 56, 56], so the hidden size must be 3072; depth
 is counted from the keys (1 double + 1 single block here), the context width comes from ``txt_in``
@@ -50,6 +60,7 @@ import os
 import sys
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 SEED = 20250405
@@ -85,6 +96,47 @@ UNMAPPABLE_MODULES = (
 )
 LORA_KEYS_PER_MODULE = 3  # lora_down.weight, lora_up.weight, alpha
 UNMAPPABLE_KEY_COUNT = len(UNMAPPABLE_MODULES) * LORA_KEYS_PER_MODULE  # 9
+
+# ---------------------------------------------------------------- model forms
+# The Fill and FFT fixtures again in each form users run on 8-16 GB GPUs (see ModelForm), plus two bad files.
+FP8_DTYPES = ("fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2")  # the stock loaders' fp8 weight_dtype choices
+GGUF_FOLDER = "unet"  # ComfyUI-GGUF lists .gguf files of models/unet and models/diffusion_models
+WRONG_FAMILY_GGUF = "flux1-dev-Q4_K_S.gguf"  # FLUX.1-dev (64 inputs, no fill channels)
+TRUNCATED_GGUF = "flux1-fill-dev-truncated.gguf"  # the Q8_0 Fill file cut at a third
+QK_K = 256  # values per K-quant block
+Q4_K_BLOCK_BYTES = 144  # fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of 4-bit values
+
+
+@dataclass(frozen=True)
+class ModelForm:
+    """One way a FLUX Fill-family model is stored: which file of each family, and which loader reads it."""
+
+    key: str
+    what: str
+    suffix: str
+    extension: str = "safetensors"
+    loader: str = "stock"  # "stock": UNETLoader / ACE++ FFT Loader; "gguf": ComfyUI-GGUF's UnetLoaderGGUF
+
+    @property
+    def folder(self) -> str:
+        return GGUF_FOLDER if self.loader == "gguf" else "diffusion_models"
+
+    def file(self, family: str) -> str:
+        """The form's file name for family "fill" or "fft"."""
+        stem = Path({"fill": FILL_MODEL, "fft": FFT_MODEL}[family]).stem
+        return f"{stem}-{self.suffix}.{self.extension}"
+
+
+MODEL_FORMS = {form.key: form for form in (
+    ModelForm("fp8", "fp8 (e4m3fn) weights, one dtype for every layer", "fp8_e4m3fn"),
+    ModelForm("fp8_scaled", "scaled fp8: e4m3fn weights with a float32 scale per layer (the `scaled_fp8` "
+                            "marker tensor)", "fp8_scaled"),
+    ModelForm("quantized", "quantised safetensors: per-layer formats in the `_quantization_metadata` header "
+                           "entry (what comfy-kitchen writes)", "fp8_quantized"),
+    ModelForm("gguf_q8_0", "GGUF Q8_0", "Q8_0", "gguf", "gguf"),
+    ModelForm("gguf_q4_k", "GGUF Q4_K_S (Q4_K blocks, Q8_0 where a row is no multiple of 256)", "Q4_K_S", "gguf",
+              "gguf"),
+)}
 
 STAMP_NAME = ".acepp-fixtures.json"
 LOCK_NAME = ".acepp-fixtures.lock"
@@ -281,12 +333,12 @@ def _materialise(spec: dict, family: str, dtype, std: float = STD) -> dict:
     return out
 
 
-def _save(tensors: dict, path: Path) -> None:
+def _save(tensors: dict, path: Path, metadata: dict | None = None) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(tensors, str(tmp), metadata={"acepp_fixture": "random weights, for tests only"})
+    save_file(tensors, str(tmp), metadata={"acepp_fixture": "random weights, for tests only", **(metadata or {})})
     os.replace(tmp, path)
 
 
@@ -295,15 +347,38 @@ def _build(out: Path, log) -> dict:
 
     sizes: dict[str, int] = {}
 
-    def put(rel: str, tensors: dict) -> None:
-        _save(tensors, out / rel)
+    def record(rel: str) -> None:
         sizes[rel] = (out / rel).stat().st_size
-        log(f"  {rel}: {sum(t.numel() for t in tensors.values()) / 1e6:.1f} M params, {sizes[rel] / 2**20:.1f} MiB")
+        log(f"  {rel}: {sizes[rel] / 2**20:.1f} MiB")
+
+    def put(rel: str, tensors: dict, metadata: dict | None = None) -> None:
+        _save(tensors, out / rel, metadata)
+        record(rel)
+
+    def put_forms(family: str, flux: dict) -> None:
+        """The model forms of one family (MODEL_FORMS), each from the same bf16 weights."""
+        for key, tensors in _fp8_forms(flux).items():
+            put(f"diffusion_models/{MODEL_FORMS[key].file(family)}", tensors,
+                _quantization_metadata(tensors) if key == "quantized" else None)
+        for key, quant in (("gguf_q8_0", "Q8_0"), ("gguf_q4_k", "Q4_K")):
+            rel = f"{GGUF_FOLDER}/{MODEL_FORMS[key].file(family)}"
+            _save_gguf(flux, out / rel, quant, family)
+            record(rel)
 
     flux = _materialise(flux_spec(FILL_IN), "flux", torch.bfloat16)
     put(f"diffusion_models/{FILL_MODEL}", flux)
+    put_forms("fill", flux)
+    whole = (out / GGUF_FOLDER / MODEL_FORMS["gguf_q8_0"].file("fill")).read_bytes()
+    (out / GGUF_FOLDER / TRUNCATED_GGUF).write_bytes(whole[:len(whole) // 3])
+    record(f"{GGUF_FOLDER}/{TRUNCATED_GGUF}")
+    del whole
+    dev = dict(flux, **_materialise({"img_in.weight": ((HIDDEN, 64), "normal")}, "flux-dev", torch.bfloat16))
+    _save_gguf(dev, out / GGUF_FOLDER / WRONG_FAMILY_GGUF, "Q4_K", "dev")
+    record(f"{GGUF_FOLDER}/{WRONG_FAMILY_GGUF}")
+    del dev
     flux.update(_materialise({"img_in.weight": ((HIDDEN, FFT_IN), "normal")}, "flux-fft", torch.bfloat16))
     put(f"diffusion_models/{FFT_MODEL}", flux)
+    put_forms("fft", flux)
     del flux
     put(f"text_encoders/{CLIP_L}", _materialise(clip_l_spec(), "clip_l", torch.bfloat16))
     put(f"vae/{VAE}", _materialise(taef1_spec(), "taef1", torch.float32))
@@ -312,6 +387,70 @@ def _build(out: Path, log) -> dict:
     bad = lora_spec(UNMAPPABLE_RANK, lora_modules() + list(UNMAPPABLE_MODULES))
     put(f"loras/{UNMAPPABLE_LORA}", _materialise(bad, UNMAPPABLE_LORA, torch.bfloat16))
     return sizes
+
+
+def _fp8_forms(flux: dict) -> dict[str, dict]:
+    """form key -> the tensors of that safetensors form of `flux` (ComfyUI key names). Matrices are stored in
+    e4m3fn; the scaled forms keep a float32 scale per matrix, one as the older `scaled_fp8` marker layout and one
+    as per-layer `comfy_quant` formats, whose names go into the file's metadata (see _save)."""
+    import torch
+
+    plain, scaled, quantized = {}, {"scaled_fp8": torch.empty(0, dtype=torch.float8_e4m3fn)}, {}
+    for name, t in flux.items():
+        if t.ndim == 2:
+            layer = name.removesuffix(".weight")
+            scale = (t.float().abs().amax() / 448.0).reshape(())  # 448: the largest e4m3fn value
+            stored = (t.float() / scale).to(torch.float8_e4m3fn)
+            plain[name] = t.to(torch.float8_e4m3fn)
+            scaled[name], scaled[f"{layer}.scale_weight"] = stored, scale
+            quantized[name], quantized[f"{layer}.weight_scale"] = stored, scale
+        else:
+            plain[name] = scaled[name] = quantized[name] = t
+    return {"fp8": plain, "fp8_scaled": scaled, "quantized": quantized}
+
+
+def _quantization_metadata(tensors: dict) -> dict:
+    layers = {name.removesuffix(".weight_scale"): {"format": "float8_e4m3fn"}
+              for name in tensors if name.endswith(".weight_scale")}
+    return {"_quantization_metadata": json.dumps({"format_version": "1.0", "layers": layers})}
+
+
+def _random_q4_k(rows: int, columns: int, family: str, name: str):
+    """Random Q4_K blocks for a [rows, columns] matrix: the gguf package dequantises K-quants but cannot make
+    them, and random weights need no quantiser. Scales are drawn in 0..63 and values in 0..15 as real blocks
+    hold; d and dmin make the weights zero-mean with a spread like the other fixtures'."""
+    import numpy as np
+
+    rng = np.random.default_rng(zlib.crc32(f"q4_k/{family}/{name}".encode()))
+    blocks = rng.integers(0, 256, size=(rows * columns // QK_K, Q4_K_BLOCK_BYTES), dtype=np.uint8)
+    d = np.float16(STD / 120.0)  # mean scale 31.5 x value spread ~4.6 ~ 145
+    blocks[:, 0:2] = np.frombuffer(d.tobytes(), dtype=np.uint8)
+    blocks[:, 2:4] = np.frombuffer(np.float16(d * 7.5).tobytes(), dtype=np.uint8)  # 7.5: the values' mean
+    return blocks.reshape(rows, columns // QK_K * Q4_K_BLOCK_BYTES)
+
+
+def _save_gguf(flux: dict, path: Path, quant: str, family: str) -> None:
+    """`flux` as a GGUF of architecture "flux", the way ComfyUI-GGUF's convert tool lays one out: vectors in F32,
+    matrices in `quant` ("Q8_0" or "Q4_K"; Q8_0 where a row is no multiple of a K-quant block)."""
+    import gguf
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    writer = gguf.GGUFWriter(str(tmp), arch="flux")
+    for name, t in flux.items():
+        if t.ndim < 2:
+            writer.add_tensor(name, t.float().numpy())
+        elif quant == "Q4_K" and t.shape[-1] % QK_K == 0:
+            writer.add_tensor(name, _random_q4_k(*t.shape, family, name), raw_dtype=gguf.GGMLQuantizationType.Q4_K)
+        else:
+            data = gguf.quants.quantize(t.float().numpy(), gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(name, np.ascontiguousarray(data), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, path)
 
 
 def _source_hash() -> str:

@@ -21,7 +21,7 @@ shared="${ACEPP_SHARED:-$root/../shared}"
 # browser tests on the frontend that core pins (ACEPP_FRONTENDS=pinned).
 OLDEST_CORE_TESTS=(tests/nodes tests/test_workflows.py tests/test_bad_inputs.py tests/test_client.py
                    tests/test_live_generation.py tests/test_web_preview.py tests/test_web_reports.py
-                   tests/test_web_samples.py tests/test_web_library.py)
+                   tests/test_web_samples.py tests/test_web_library.py tests/test_model_form_workflows.py)
 
 # run_suite CORE PYTEST_ARGS...: provision CORE and run pytest on it (a subshell: nothing leaks between cores).
 run_suite() (

@@ -243,6 +243,22 @@ def _sampling_nodes(model: Link | None = None, vae: Link | None = None) -> dict[
     }
 
 
+# What to change in a bundled workflow for a GPU below 24 GB: a widget, or one loader node swapped.
+GGUF_SWAP = ("8-12 GB: install ComfyUI-GGUF (city96, through the Manager), put a GGUF of {model} (Q4_K_S ... Q8_0) "
+             "in models/unet, replace '{node}' by 'Unet Loader (GGUF)' and connect its MODEL output to the same "
+             "inputs.")
+SMALLER_GPU_LORA = [
+    "- 16 GB: set 'Load Diffusion Model' weight_dtype to fp8_e4m3fn, or load an fp8, scaled-fp8 or quantised "
+    "FLUX.1-Fill-dev file.",
+    "- " + GGUF_SWAP.format(model="FLUX.1-Fill-dev", node="Load Diffusion Model"),
+]
+SMALLER_GPU_FFT = [
+    "- 16 GB: set 'ACE++ FFT Loader' weight_dtype to fp8_e4m3fn. The FFT model in fp8 is known to give broken "
+    "colours (the loader's report warns); if it does, use the LoRA workflows in fp8 instead.",
+    "- " + GGUF_SWAP.format(model="the FFT model, where you have one", node="ACE++ FFT Loader"),
+]
+
+
 def _note(w: Workflow) -> str:
     """The Note shown in the workflow: what to load, where the model files go, what to type."""
     files: list[dict] = []
@@ -282,6 +298,7 @@ def _note(w: Workflow) -> str:
     if "{image}" in w.prompt:
         lines.append("{image} means the edit image. Keep it written as \\{image\\}: the backslashes stop ComfyUI's "
                      "dynamic prompts from turning {image} into plain 'image' when you queue.")
+    lines += ["", "SMALLER GPUs (the README's VRAM guide):"] + (SMALLER_GPU_FFT if w.fft else SMALLER_GPU_LORA)
     lines += ["", f"Official ACE++ settings: {STEPS} steps, cfg {CFG:g}, {SAMPLER}/{SCHEDULER}, denoise {DENOISE:g}, "
                   f"FluxGuidance {GUIDANCE:g}" + ("" if w.fft else f", LoRA strength {LORA_STRENGTH:g}")
               + f", repainting_scale {w.repainting:g}. The result is saved under output/ACE++/{w.id}."]

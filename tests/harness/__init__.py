@@ -18,10 +18,11 @@ from pathlib import Path
 
 from aceplusplus.tools import fixtures
 from aceplusplus.tools.comfy_process import (PACK_LINK_NAME, PACK_MODULE, BaseLayout, ComfySetupError, comfy_root,
-                                             make_base, pack_dir)
+                                             gguf_nodes, make_base, pack_dir)
 
 # The tests take these from the harness; their one home is tools/comfy_process.py.
-__all__ = ["PACK_LINK_NAME", "PACK_MODULE", "BaseLayout", "ComfySetupError", "comfy_root", "make_base", "pack_dir"]
+__all__ = ["PACK_LINK_NAME", "PACK_MODULE", "BaseLayout", "ComfySetupError", "comfy_root", "gguf_nodes", "make_base",
+           "pack_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_PREFIX = "ACEPP_"
