@@ -74,7 +74,10 @@ def test_fixture_files_are_cached_and_complete(fixtures_dir):
     files = fx.fixture_files(fixtures_dir)
     expected = {f"diffusion_models/{fx.FILL_MODEL}", f"diffusion_models/{fx.FFT_MODEL}",
                 f"text_encoders/{fx.CLIP_L}", f"vae/{fx.VAE}",
-                *(f"loras/{n}" for n in fx.GOOD_LORAS), f"loras/{fx.UNMAPPABLE_LORA}"}
+                *(f"loras/{n}" for n in fx.GOOD_LORAS), f"loras/{fx.UNMAPPABLE_LORA}",
+                *(f"{form.folder}/{form.file(family)}" for form in fx.MODEL_FORMS.values()
+                  for family in ("fill", "fft")),
+                f"{fx.GGUF_FOLDER}/{fx.WRONG_FAMILY_GGUF}", f"{fx.GGUF_FOLDER}/{fx.TRUNCATED_GGUF}"}
     assert set(files) == expected
     for rel, size in files.items():
         assert (fixtures_dir / rel).stat().st_size == size > 0
