@@ -61,14 +61,20 @@ def swap_hint(family: ModelFamily) -> str:
     return SWAP_HINTS[family].format(**{role: display_name(node) for role, node in _NODES[family].items()})
 
 
-def flux_input_channels(model) -> int | None:
-    """Input channels per latent pixel of a FLUX-family MODEL (a patcher, or the model ComfyUI samples), None
-    for anything else. GGUF weights (ComfyUI-GGUF) report their logical shape, so they are read as any other.
-    Raises when the diffusion model is a wrapper without FLUX's layers (Nunchaku's SVDQuant models are)."""
+def flux_transformer(model):
+    """The diffusion model of a FLUX-family MODEL (a patcher, or the model ComfyUI samples), None for anything
+    else."""
     base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
-    if not isinstance(base, comfy.model_base.Flux):
+    return base.diffusion_model if isinstance(base, comfy.model_base.Flux) else None
+
+
+def flux_input_channels(model) -> int | None:
+    """Input channels per latent pixel of a FLUX-family MODEL, None for anything else. GGUF weights
+    (ComfyUI-GGUF) report their logical shape, so they are read as any other. Raises when the diffusion model is
+    a wrapper without FLUX's layers (Nunchaku's SVDQuant models are)."""
+    dm = flux_transformer(model)
+    if dm is None:
         return None
-    dm = base.diffusion_model
     img_in = getattr(dm, "img_in", None)
     if not isinstance(getattr(img_in, "weight", None), torch.Tensor):
         raise AcePlusError(uninspectable(dm))
@@ -127,8 +133,7 @@ def require_family(model, family: ModelFamily, node: type) -> None:
 
 def from_gguf(model) -> bool:
     """Whether the model's weights come from a GGUF file: ComfyUI-GGUF's tensors carry their GGML type."""
-    base = model if isinstance(model, comfy.model_base.BaseModel) else getattr(model, "model", None)
-    img_in = getattr(getattr(base, "diffusion_model", None), "img_in", None)
+    img_in = getattr(flux_transformer(model), "img_in", None)
     return hasattr(getattr(img_in, "weight", None), "tensor_type")
 
 

@@ -205,9 +205,9 @@ def _deselect(config, items, why: str, leave_out) -> None:
 
 def shared_dir():
     """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources and ComfyUI-Manager's scanner."""
-    from aceplusplus.tools import manager
+    from aceplusplus.tools.comfy_process import shared_dir as shared
 
-    return manager.shared_dir()
+    return shared()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -26,10 +26,10 @@ LORA_WORKFLOW, FFT_WORKFLOW = "local_editing", "fft_editing"
 def choice(form_key: str, family: str) -> dict:
     """What a user changes in the bundled workflow for a file of `form_key` (tools/fixtures.py: MODEL_FORMS), as the
     headless client's options: --gguf for a GGUF, else --set on the workflow's own loader (node 1)."""
-    form = fx.MODEL_FORMS[form_key]
-    if form.loader == "gguf":
-        return {"gguf": form.file(family)}
-    return {"set": (f"1.unet_name={form.file(family)}", "1.weight_dtype=default")}
+    class_type, inputs = fx.MODEL_FORMS[form_key].loader_node(family)
+    if class_type == "UnetLoaderGGUF":
+        return {"gguf": inputs["unet_name"]}
+    return {"set": tuple(f"1.{name}={value}" for name, value in inputs.items())}
 
 
 FP8_DTYPE = fx.FP8_DTYPES[0]

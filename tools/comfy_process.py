@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aceplusplus.client.errors import EXIT_SERVER, ClientError
 from aceplusplus.client.process import ComfyProcess
+from aceplusplus.tools.pack import cache_dir
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
@@ -82,16 +83,21 @@ class BaseLayout:
         return {"output": self.output, "temp": self.temp, "input": self.input}[kind]
 
 
+def shared_dir() -> Path:
+    """../shared beside the checkout (ACEPP_SHARED): newer ComfyUI sources, ComfyUI-Manager's scanner,
+    ComfyUI-GGUF."""
+    return Path(os.environ.get("ACEPP_SHARED") or ROOT.parent / "shared")
+
+
 def gguf_nodes() -> Path:
     """ComfyUI-GGUF (city96), the node pack users load GGUF models with, unpacked once from the archive in
     $ACEPP_SHARED/comfyui into $ACEPP_CACHE/custom_nodes; its folder. It needs the `gguf` package, which both
     runtime locks hold."""
-    archive = Path(os.environ.get("ACEPP_SHARED") or ROOT.parent / "shared") / "comfyui" / GGUF_NODES_ARCHIVE
+    archive = shared_dir() / "comfyui" / GGUF_NODES_ARCHIVE
     if not archive.is_file():
         raise ComfySetupError(f"{archive} is missing: ComfyUI-GGUF is installed from it (set ACEPP_SHARED to the "
                               "folder that holds comfyui/)")
-    cache = Path(os.environ.get("ACEPP_CACHE") or Path.home() / ".cache" / "aceplusplus")
-    dest = cache / "custom_nodes" / archive.name.removesuffix(".tar.gz")
+    dest = cache_dir() / "custom_nodes" / archive.name.removesuffix(".tar.gz")
     if not (dest / ".complete").is_file():
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)

@@ -126,6 +126,19 @@ class ModelForm:
         stem = Path({"fill": FILL_MODEL, "fft": FFT_MODEL}[family]).stem
         return f"{stem}-{self.suffix}.{self.extension}"
 
+    def loader_node(self, family: str) -> tuple[str, dict]:
+        """(node class, inputs) a user loads this form's file of `family` with."""
+        if self.loader == "gguf":
+            return "UnetLoaderGGUF", {"unet_name": self.file(family)}
+        return stock_loader_node(family, self.file(family), "default")
+
+
+def stock_loader_node(family: str, unet_name: str, weight_dtype: str) -> tuple[str, dict]:
+    """(node class, inputs) of the loader the bundled workflows use for `family`: Load Diffusion Model for Fill,
+    ACE++ FFT Loader for FFT (both take a weight_dtype)."""
+    return ("UNETLoader" if family == "fill" else "ACEPP_FFTLoader",
+            {"unet_name": unet_name, "weight_dtype": weight_dtype})
+
 
 MODEL_FORMS = {form.key: form for form in (
     ModelForm("fp8", "fp8 (e4m3fn) weights, one dtype for every layer", "fp8_e4m3fn"),
@@ -144,9 +157,9 @@ LOCK_NAME = ".acepp-fixtures.lock"
 
 def default_out_dir() -> Path:
     """``$ACEPP_CACHE/fixtures/models`` (``~/.cache/aceplusplus/...`` when ACEPP_CACHE is unset)."""
-    cache = os.environ.get("ACEPP_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aceplusplus")
-    return Path(cache) / "fixtures" / "models"
+    from aceplusplus.tools.pack import cache_dir  # the standard library only, as this module at import
+
+    return cache_dir() / "fixtures" / "models"
 
 
 # ---------------------------------------------------------------- shapes

@@ -61,7 +61,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 from aceplusplus.tools import pack
-from aceplusplus.tools.comfy_process import comfy_root
+from aceplusplus.tools.comfy_process import comfy_root, shared_dir
 
 MANAGER = "comfyui-manager==4.3"
 # comfyui-manager 4.3 with everything it declares (resolved by pip on 2026-12-03), plus aiohttp and the frontend
@@ -143,10 +143,6 @@ def file_url(bare: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ scanner
-def shared_dir() -> Path:
-    return Path(os.environ.get("ACEPP_SHARED") or ROOT.parent / "shared")
-
-
 def scanner_file() -> Path:
     return shared_dir() / "comfyui" / "manager_scanner.py"
 

@@ -49,14 +49,11 @@ def measure(form_key: str, family: str) -> dict:
     started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if form_key in BF16_FORMS:
         stock_dtype, fft_dtype = BF16_FORMS[form_key]
-        model = (comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype=stock_dtype)[0] if family == "fill"
-                 else comfy.call("ACEPP_FFTLoader", unet_name=fx.FFT_MODEL, weight_dtype=fft_dtype)[0])
+        class_type, inputs = (fx.stock_loader_node("fill", fx.FILL_MODEL, stock_dtype) if family == "fill"
+                              else fx.stock_loader_node("fft", fx.FFT_MODEL, fft_dtype))
     else:
-        form = fx.MODEL_FORMS[form_key]
-        name = form.file(family)
-        model = (comfy.call("UnetLoaderGGUF", unet_name=name)[0] if form.loader == "gguf"
-                 else comfy.call("UNETLoader", unet_name=name, weight_dtype="default")[0] if family == "fill"
-                 else comfy.call("ACEPP_FFTLoader", unet_name=name, weight_dtype="default")[0])
+        class_type, inputs = fx.MODEL_FORMS[form_key].loader_node(family)
+    model = comfy.call(class_type, **inputs)[0]
     if family == "fill":
         model = comfy.call("ACEPP_LoraLoader", model=model, vertical="local_editing", lora_name=RELEASED,
                            strength=1.0, on_mismatch="error")[0]

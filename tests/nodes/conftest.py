@@ -22,3 +22,10 @@ def pack(comfy):
             return sys.modules[f"{root}.nodes.{name}"]
 
     return Pack()
+
+
+@pytest.fixture(scope="session")
+def vae_and_prompt(comfy, fx):
+    """The fixture VAE and a prompt encoded by the fixture CLIP-L, from stock loaders."""
+    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
+    return comfy.call("VAELoader", vae_name=fx.VAE)[0], comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]

@@ -66,15 +66,9 @@ def test_low_denoise_matches_stock_inpaint_conditioning(comfy):
     assert before > 10 / 255
 
 
-def vae_and_prompt(comfy, fx):
-    """The fixture VAE and a prompt encoded by the fixture CLIP-L, from stock loaders."""
-    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
-    return comfy.call("VAELoader", vae_name=fx.VAE)[0], comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]
-
-
-def test_the_starting_latent_is_the_encoded_canvas(comfy, fx):
+def test_the_starting_latent_is_the_encoded_canvas(comfy, fx, vae_and_prompt):
     model = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
-    vae, cond = vae_and_prompt(comfy, fx)
+    vae, cond = vae_and_prompt
     canvas = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(1))
     mask = torch.zeros(1, 32, 48)
     mask[:, 8:24, 8:40] = 1
@@ -86,12 +80,12 @@ def test_the_starting_latent_is_the_encoded_canvas(comfy, fx):
         assert ("noise_mask" in latent) == noise_mask
 
 
-def test_conditioning_checks_a_model_from_a_stock_loader(comfy, fx):
+def test_conditioning_checks_a_model_from_a_stock_loader(comfy, fx, vae_and_prompt):
     """The pack's conditioning carries its own pre-sampling check: a model from the stock UNETLoader that does
     not fit it is named before the first step (that model has no guard of its own)."""
     fill = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype="default")[0]
     fft = comfy.call("UNETLoader", unet_name=fx.FFT_MODEL, weight_dtype="default")[0]
-    vae, cond = vae_and_prompt(comfy, fx)
+    vae, cond = vae_and_prompt
     canvas = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(2))
     mask = torch.ones(1, 32, 48)
     positive, negative, latent = comfy.call("ACEPP_FillConditioning", model=fill, positive=cond, negative=cond,

@@ -12,21 +12,15 @@ import torch
 from aceplusplus.tools import fixtures as fx
 
 RELEASED = "(released file for the vertical)"
-FAMILIES = ("fill", "fft")
 LORA_REPORT = "comfyui_local_lora16.safetensors: all 39 LoRA tensors applied."  # 13 modules x 3 tensors
 FP8_WARNING = "WARNING: the ACE++ FFT model in fp8 is known to give broken colours"
 
 
 def load(comfy, form_key: str, family: str):
     """(model, FFT loader report or None) for the form's file of `family`, by the loader users pick for it."""
-    form = fx.MODEL_FORMS[form_key]
-    name = form.file(family)
-    if form.loader == "gguf":
-        return comfy.call("UnetLoaderGGUF", unet_name=name)[0], None
-    if family == "fft":
-        model, report = comfy.call("ACEPP_FFTLoader", unet_name=name, weight_dtype="default")[:2]
-        return model, report
-    return comfy.call("UNETLoader", unet_name=name, weight_dtype="default")[0], None
+    class_type, inputs = fx.MODEL_FORMS[form_key].loader_node(family)
+    outputs = comfy.call(class_type, **inputs)
+    return outputs[0], (outputs[1] if class_type == "ACEPP_FFTLoader" else None)
 
 
 def apply_lora(comfy, model) -> str:
@@ -50,8 +44,9 @@ def test_every_form_loads_as_its_family_and_takes_the_lora_completely(comfy, pac
 @pytest.mark.parametrize("weight_dtype", fx.FP8_DTYPES)
 def test_stock_fp8_weight_dtypes_keep_the_family_and_the_lora(comfy, pack, weight_dtype):
     model = comfy.call("UNETLoader", unet_name=fx.FILL_MODEL, weight_dtype=weight_dtype)[0]
-    assert model.model.diffusion_model.double_blocks[0].img_mlp[0].weight.dtype == getattr(
-        torch, weight_dtype.removeprefix("fp8_").removesuffix("_fast").replace("e", "float8_e", 1))
+    stored = {"fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e4m3fn_fast": torch.float8_e4m3fn,
+              "fp8_e5m2": torch.float8_e5m2}[weight_dtype]
+    assert model.model.diffusion_model.double_blocks[0].img_mlp[0].weight.dtype == stored
     assert pack.families.model_family(model) is pack.families.ModelFamily.FILL
     assert apply_lora(comfy, model) == LORA_REPORT
 
@@ -123,10 +118,8 @@ def test_a_wrapped_model_gets_one_message_in_the_lora_loader(comfy, wrapped_mode
 
 
 @pytest.mark.parametrize("node", ["ACEPP_FillConditioning", "ACEPP_FFTConditioning"])
-def test_a_wrapped_model_gets_one_message_in_the_conditioning(comfy, wrapped_model, node):
-    vae = comfy.call("VAELoader", vae_name=fx.VAE)[0]
-    clip = comfy.call("CLIPLoader", clip_name=fx.CLIP_L, type="stable_diffusion")[0]
-    cond = comfy.call("CLIPTextEncode", clip=clip, text="a test")[0]
+def test_a_wrapped_model_gets_one_message_in_the_conditioning(comfy, wrapped_model, vae_and_prompt, node):
+    vae, cond = vae_and_prompt
     canvas, mask = torch.rand(1, 32, 48, 3), torch.ones(1, 32, 48)
     with pytest.raises(ValueError, match=UNINSPECTABLE):
         comfy.call(node, model=wrapped_model, positive=cond, negative=cond, vae=vae, canvas=canvas,
