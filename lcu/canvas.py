@@ -18,13 +18,21 @@ from .fixes import on_grid, set_to
 from .images import DEFAULT_RESAMPLING, as_image_batch, broadcast_batch, image_problem, resize_image, to_rgb
 from .layout import CanvasLayout, EditSource, Rect
 from .masks import model_mask, normalize_mask
+from .references import WHITE, isolate_reference, require_reference
 from .regions import (CONTEXT_MARGIN_STEP, DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA,
                       DEFAULT_REGION_MODE, REGION_MODES, batch_regions, common_crops, component_regions, mask_box,
-                      region_around)
-from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX,
-                     PanelPlan, TallerTarget, beyond_aspect, centre_crop_aspect, plan_canvas)
+                      region_around, widen_to)
+from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_PANEL_HEIGHT, DEFAULT_PANEL_SIZING, DEFAULT_PANEL_WIDTH,
+                     DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, TOKEN_PX, PanelPlan, TallerTarget,
+                     beyond_aspect, centre_crop_aspect, panel_aspect, plan_canvas)
 
 GREY = 0.5
+# in_place: the target panel shows the edit image (or its crop) and the model repaints the masked part of it.
+# blank_twin: the edit image's crop is a reference panel and the target panel next to it is blank and wholly
+# generated (ICEdit's diptych); the stitch still blends the result back through the user's mask (the whole image
+# without one).
+EDIT_STYLES = ("in_place", "blank_twin")
+DEFAULT_EDIT_STYLE = "in_place"
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,12 @@ def needs_mask_box(edit_hw: tuple[int, int], context_margin: Optional[int]) -> b
     return context_margin is not None or beyond_aspect(*edit_hw)
 
 
-def target_region(edit_hw: tuple[int, int], box: Optional[Rect], context_margin: Optional[int]) -> Rect:
+def target_region(edit_hw: tuple[int, int], box: Optional[Rect], context_margin: Optional[int],
+                  aspect: Optional[float] = None) -> Rect:
     """The part of a height x width edit image the target panel shows: all of it (context_margin None) or the
-    region around the mask's bounding box `box` (needed only with a margin or an image beyond 4:1). Raises the
-    error that names the change when the region is beyond 4:1.
+    region around the mask's bounding box `box` (needed only with a margin or an image beyond 4:1), widened
+    towards `aspect` (square or equal panels) as far as the image allows. Raises the error that names the change
+    when the region is beyond 4:1.
 
     The one rule for the single-region canvas: build_canvas and the layout preview route both use it."""
     height, width = edit_hw
@@ -98,6 +108,8 @@ def target_region(edit_hw: tuple[int, int], box: Optional[Rect], context_margin:
         region = Rect(0, 0, width, height)
     else:
         region = region_around(box, context_margin, height, width)
+        if aspect is not None:
+            region = widen_to(region, aspect, height, width)
     if beyond_aspect(region.h, region.w):
         raise aspect_error(edit_hw, box, context_margin)
     return region
@@ -141,13 +153,31 @@ def check_generation(mask_given: bool, reference_count: int, target_size: tuple[
                            f"supports; {within} (or change both to at most {MAX_ASPECT:g}:1).")
 
 
+def check_edit_style(edit_style: str, editing: bool, regions: str) -> bool:
+    """Whether this is a blank-twin edit; the error naming the fix where the style cannot apply. build_canvas and
+    the layout preview both run it."""
+    if edit_style not in EDIT_STYLES:
+        raise AcePlusError(f"unknown edit_style '{edit_style}'; use one of {', '.join(EDIT_STYLES)}.")
+    if edit_style == DEFAULT_EDIT_STYLE:
+        return False
+    if not editing:
+        raise AcePlusError(f"edit_style {edit_style} edits an image, but no edit image is connected; connect "
+                           f"edit_image, or {set_to(edit_style=DEFAULT_EDIT_STYLE)}.")
+    if regions != DEFAULT_REGION_MODE:
+        raise AcePlusError(f"edit_style {edit_style} makes one twin of one image, but regions is {regions} (several "
+                           f"regions); {set_to(regions=DEFAULT_REGION_MODE)}, or {set_to(edit_style=DEFAULT_EDIT_STYLE)}"
+                           " to edit each region in place.")
+    return True
+
+
 def place_reference(reference: torch.Tensor, plan: PanelPlan, canvas_height: int,
-                    resampling: str = DEFAULT_RESAMPLING) -> torch.Tensor:
-    """The reference panel: the content resized with the reference's own aspect, padded grey around it."""
+                    resampling: str = DEFAULT_RESAMPLING, fill: float = GREY) -> torch.Tensor:
+    """The reference panel: the content resized with the reference's own aspect, padded around it with `fill`
+    (grey; white around an object isolated on white)."""
     content = resize_image(reference, plan.content_height, plan.content_width, resampling)
     if (plan.content_height, plan.content_width) == (canvas_height, plan.panel_width):
         return content
-    panel = content.new_full((content.shape[0], canvas_height, plan.panel_width, 3), GREY)
+    panel = content.new_full((content.shape[0], canvas_height, plan.panel_width, 3), fill)
     panel[:, plan.content_y:plan.content_y + plan.content_height,
           plan.content_x:plan.content_x + plan.content_width] = content
     return panel
@@ -168,6 +198,10 @@ def build_canvas(
     merge_distance: int = DEFAULT_MERGE_DISTANCE,
     min_region_area: int = DEFAULT_MIN_REGION_AREA,
     max_regions: int = DEFAULT_MAX_REGIONS,
+    panel_sizing: str = DEFAULT_PANEL_SIZING,
+    panel_size: tuple[int, int] = (DEFAULT_PANEL_WIDTH, DEFAULT_PANEL_HEIGHT),
+    edit_style: str = DEFAULT_EDIT_STYLE,
+    reference_mask: Optional[torch.Tensor] = None,
 ) -> Canvas:
     """Build the LCU++ canvas (a batch of them for several regions).
 
@@ -184,9 +218,21 @@ def build_canvas(
       one region of the same photo). Several regions always crop each to its context (context_margin, 0 when
       None), widen the crops to one common aspect and give one canvas per region, at most max_regions; a
       reference batch of 1 serves every region, a batch of N gives item i to region i.
+    panel_sizing/panel_size: how big the panels are (lcu.sizing.PANEL_SIZINGS); square and equal panels widen
+      the crop (crop_to_context, each region's) to the panels' aspect where the photo allows.
+    edit_style: "in_place" or "blank_twin" (EDIT_STYLES): the edit image's crop as the last reference panel and a
+      blank, wholly generated target panel beside it (one region only).
+    reference_mask: the object in the first reference (lcu.references.isolate_reference: on white, cropped to
+      its box with a margin); None or empty keeps the reference as it is.
     """
     if regions not in REGION_MODES:
         raise AcePlusError(f"unknown regions '{regions}'; use one of {', '.join(REGION_MODES)}.")
+    twin = check_edit_style(edit_style, edit_image is not None, regions)
+    aspect = panel_aspect(panel_sizing, panel_size)
+    references = list(references)
+    if reference_mask is not None:
+        require_reference(len(references))
+        references[0] = isolate_reference(as_image_batch(references[0], "reference 1"), reference_mask)
     refs = [centre_crop_aspect(as_image_batch(r, f"reference {i + 1}")) for i, r in enumerate(references)]
     per = "image"
     if edit_image is not None:
@@ -201,13 +247,13 @@ def build_canvas(
             batch = edit.shape[0]
             soft = normalize_mask(mask, edit)
             box = mask_box(soft) if needs_mask_box(edit_hw, context_margin) else None
-            crops = (target_region(edit_hw, box, context_margin),)
+            crops = (target_region(edit_hw, box, context_margin, aspect),)
             region_masks = (crops[0].slice(soft),)
             taller = taller_edit(edit_hw, None if box is None else (box,), context_margin, several=False)
         else:
             margin = context_margin or 0
             crops, region_masks, boxes = _split(edit, mask, regions, margin, merge_distance, min_region_area,
-                                                max_regions)
+                                                max_regions, aspect)
             batch, per = len(crops), "region"
             taller = taller_edit(edit_hw, boxes, margin, several=True)
         for crop in crops:
@@ -230,12 +276,19 @@ def build_canvas(
     # One plan for every canvas of the batch, sized by the largest region (the others are resized to its panel).
     largest = max(crops, key=lambda r: r.w * r.h)
     plan = plan_canvas((largest.h, largest.w), [tuple(r.shape[1:3]) for r in refs], token_budget,
-                       reference_sizing, keep_pixels_rate, reference_share, taller)
+                       reference_sizing, keep_pixels_rate, reference_share, taller, panel_sizing, panel_size, twin)
     height = plan.canvas_height
     rects, contents, target_panel = plan.placed()
-    panels = [place_reference(ref, panel, height, resampling) for ref, panel in zip(refs, plan.references)]
+    fills = [WHITE if i == 0 and reference_mask is not None else GREY for i in range(len(refs))]
+    panels = [place_reference(ref, panel, height, resampling, fill)
+              for ref, panel, fill in zip(refs, plan.references, fills)]
     masks = [torch.zeros(batch, height, panel.panel_width, dtype=dtype) for panel in plan.references]
-    if source is None:
+    if twin:
+        # The source beside a blank target: the model sees it whole and draws its edited twin.
+        panels.append(resize_image(crops[0].slice(source.image), height, plan.target_width, resampling))
+        panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
+        masks.append(torch.ones(batch, height, plan.target_width, dtype=dtype))
+    elif source is None:
         # Built at panel size: exactly grey and exactly masked, with no resampling.
         panels.append(torch.full((batch, height, plan.target_width, 3), GREY, dtype=dtype))
         masks.append(torch.ones(batch, height, plan.target_width, dtype=dtype))
@@ -247,14 +300,15 @@ def build_canvas(
         canvas_width=plan.canvas_width, canvas_height=height, reference_panels=rects,
         target_panel=target_panel, target_width=target_w, target_height=target_h,
         target_regions=crops, scale=plan.scale, token_budget=token_budget, reference_sizing=reference_sizing,
-        reference_content=contents, reference_share=reference_share, resampling=resampling, source=source,
+        reference_content=contents, reference_share=reference_share, resampling=resampling,
+        panel_sizing=panel_sizing, edit_style=edit_style, source=source,
     )
     return Canvas(image=torch.cat(panels, dim=2).contiguous(), mask=torch.cat(masks, dim=2).contiguous(),
                   layout=layout)
 
 
 def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: int, merge_distance: int,
-           min_area: int, max_regions: int) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...], tuple[Rect, ...]]:
+           min_area: int, max_regions: int, aspect: Optional[float]) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...], tuple[Rect, ...]]:
     """(crops, region masks, the regions' mask boxes) of several regions of one photo: each region's context,
     widened to one aspect."""
     if edit.shape[0] != 1:
@@ -270,5 +324,5 @@ def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: 
                                f"of {mask.shape[0]}; give one mask, or set regions to mask_batch (each mask of the "
                                "batch one region).")
         split = component_regions(normalize_mask(mask, edit), merge_distance, min_area, max_regions)
-    crops = common_crops(split.boxes, margin, edit.shape[1], edit.shape[2])
+    crops = common_crops(split.boxes, margin, edit.shape[1], edit.shape[2], aspect)
     return crops, tuple(split.mask_in(i, crop) for i, crop in enumerate(crops)), split.boxes

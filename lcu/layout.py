@@ -128,13 +128,17 @@ class CanvasLayout:
     target_width: int  # the user's target size: the edit image, or the requested generation size
     target_height: int
     target_regions: tuple[Rect, ...]
-    scale: float  # canvas pixels per target pixel of the largest region (<= 1: the budget only ever shrinks)
+    scale: float  # canvas pixels per target pixel of the largest region (<= 1 with token_budget sizing; fixed panel
+    # sizings may enlarge a small target)
     token_budget: int
     reference_sizing: str
     # Where each reference's content sits inside its panel (canvas pixels, own aspect); the rest is grey, mask 0.
     reference_content: tuple[Rect, ...]
     reference_share: float  # the most of the canvas width the references together could take (1 = no limit)
     resampling: str  # how the canvas panels were resized: "antialiased" or "nearest-exact"
+    panel_sizing: str  # how the panel sizes were chosen (lcu.sizing.PANEL_SIZINGS)
+    # lcu.canvas.EDIT_STYLES; "blank_twin": the last reference panel is the edit image's crop, the target was blank
+    edit_style: str
     source: Optional[EditSource] = field(default=None, compare=False, repr=False)
 
     @property

@@ -11,14 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
-from .canvas import check_edit_size, check_generation, needs_mask_box, taller_edit, taller_generation, target_region
+from .canvas import (DEFAULT_EDIT_STYLE, check_edit_size, check_edit_style, check_generation, needs_mask_box,
+                     taller_edit, taller_generation, target_region)
 from .fixes import set_to
 from .images import DEFAULT_RESAMPLING, check_aspect
 from .layout import Rect
 from .masks import is_placeholder_size
 from .regions import DEFAULT_REGION_MODE
-from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT,
-                     MAX_TOKEN_BUDGET, TOKEN_PX, centre_crop_hw, plan_canvas)
+from .references import isolated_extent, require_reference
+from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_PANEL_HEIGHT, DEFAULT_PANEL_SIZING, DEFAULT_PANEL_WIDTH,
+                     DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_ASPECT, MAX_TOKEN_BUDGET, TOKEN_PX,
+                     centre_crop_hw, panel_aspect, plan_canvas)
 
 
 # Below these the preview warns: the target gets less than half the canvas, or comes back upscaled over 2x.
@@ -44,7 +47,8 @@ def _rect(r: Rect) -> dict:
     return {"x": r.x, "y": r.y, "w": r.w, "h": r.h}
 
 
-def _edit_region(edit_hw: tuple[int, int], mask: MaskInput, context_margin: Optional[int]):
+def _edit_region(edit_hw: tuple[int, int], mask: MaskInput, context_margin: Optional[int],
+                 aspect: Optional[float] = None):
     """(region, box, None) for an edit image as build_canvas finds them (`box`: the mask's bounding box on the edit
     image, None when not known), or (None, None, why) when the region needs a box known only at run."""
     height, width = edit_hw
@@ -66,7 +70,7 @@ def _edit_region(edit_hw: tuple[int, int], mask: MaskInput, context_margin: Opti
     if needs_box and box is None:
         why = "crop_to_context is on" if context_margin is not None else f"the edit image is beyond {MAX_ASPECT:g}:1"
         return None, None, f"{why}, so the layout depends on where the mask is, which is known when the graph runs."
-    return target_region(edit_hw, box if needs_box else None, context_margin), box, None
+    return target_region(edit_hw, box if needs_box else None, context_margin, aspect), box, None
 
 
 def warnings_for(target_share: float, px_per_px: float, generation: bool, crop_to_context: bool,
@@ -107,13 +111,28 @@ def plan_layout(
     reference_share: float = DEFAULT_REFERENCE_SHARE,
     resampling: str = DEFAULT_RESAMPLING,
     regions: str = DEFAULT_REGION_MODE,
+    panel_sizing: str = DEFAULT_PANEL_SIZING,
+    panel_size: tuple[int, int] = (DEFAULT_PANEL_WIDTH, DEFAULT_PANEL_HEIGHT),
+    edit_style: str = DEFAULT_EDIT_STYLE,
+    reference_mask: MaskInput = None,
 ) -> dict:
     """The canvas build_canvas would make for these sizes, as a JSON-ready dict; raises the AcePlusError the
     node would raise. Arguments as build_canvas's, with sizes in place of tensors: reference_hws and edit_hw
-    as (height, width), target_size as (width, height), `mask` None (not connected), a MaskSketch, or UNKNOWN.
+    as (height, width), target_size as (width, height), `mask` and `reference_mask` None (not connected), a
+    MaskSketch, or UNKNOWN.
 
     "status" is "ok" (the plan), "unknown" (the layout depends on a mask known only at run; "message" says
     why) or "at_run" (several regions: their number and layout come from the mask's pixels)."""
+    twin = check_edit_style(edit_style, edit_hw is not None, regions)
+    aspect = panel_aspect(panel_sizing, panel_size)
+    reference_hws = [tuple(hw) for hw in reference_hws]
+    if reference_mask is not None:
+        require_reference(len(reference_hws))
+        if reference_mask == UNKNOWN:
+            return {"status": "unknown", "message": "reference 1 is cropped to its reference_mask, whose pixels are "
+                                                    "known when the graph runs."}
+        reference_hws[0] = isolated_extent(reference_hws[0], (reference_mask.height, reference_mask.width),
+                                           reference_mask.box)
     cropped = [centre_crop_hw(h, w) for h, w in reference_hws]
     if edit_hw is not None:
         check_edit_size(tuple(edit_hw))
@@ -121,7 +140,7 @@ def plan_layout(
             return {"status": "at_run",
                     "message": f"regions is {regions}: every region of the mask gets a canvas of its own; how many "
                                "regions, and their layout, are known when the node runs."}
-        region, box, why = _edit_region(tuple(edit_hw), mask, context_margin)
+        region, box, why = _edit_region(tuple(edit_hw), mask, context_margin, aspect)
         if region is None:
             return {"status": "unknown", "message": why}
         target_w, target_h = edit_hw[1], edit_hw[0]
@@ -132,13 +151,16 @@ def plan_layout(
         region, box = Rect(0, 0, target_w, target_h), None
         taller = taller_generation(target_w)
     plan = plan_canvas((region.h, region.w), cropped, token_budget, reference_sizing, keep_pixels_rate,
-                       reference_share, taller)
+                       reference_share, taller, panel_sizing, panel_size, twin)
 
     height = plan.canvas_height
     panels, contents, target_panel = plan.placed()
     references = [{"panel": _rect(panel), "content": _rect(content), "width": w, "height": h,
                    "cropped_to": None if (ch, cw) == (h, w) else {"width": cw, "height": ch}}
                   for (h, w), (ch, cw), panel, content in zip(reference_hws, cropped, panels, contents)]
+    if twin:  # the edit image's crop beside the blank target: drawn as the last reference panel
+        references.append({"panel": _rect(panels[-1]), "content": _rect(contents[-1]), "width": region.w,
+                           "height": region.h, "cropped_to": None, "twin": True})
     canvas_w = plan.canvas_width
     tokens = (canvas_w // TOKEN_PX) * (height // TOKEN_PX)
     target_tokens = (target_panel.w // TOKEN_PX) * (height // TOKEN_PX)
@@ -171,6 +193,8 @@ def plan_layout(
         "px_per_px": px_per_px,
         "reference_sizing": reference_sizing,
         "resampling": resampling,
+        "panel_sizing": panel_sizing,
+        "edit_style": edit_style,
         "warnings": warnings_for(share, px_per_px, edit_hw is None, context_margin is not None, token_budget,
                                  reference_share),
     }

@@ -207,11 +207,13 @@ def _aspect_range(crops, height: int, width: int) -> tuple[float, float]:
     return lo, hi * (1 + 1e-9)
 
 
-def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int) -> tuple[Rect, ...]:
+def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int,
+                 aspect: Optional[float] = None) -> tuple[Rect, ...]:
     """Each box's crop-to-context region, widened to one common aspect inside the height x width photo so that
     every crop resizes to the same target panel without distortion (within a pixel of rounding).
 
-    The aspect is the geometric mean of the regions' own, moved into the range every region can reach inside
+    The aspect is `aspect` (a panel sizing's: square or equal panels) or else the geometric mean of the regions'
+    own, moved into the range every region can reach inside
     the photo (a region can widen up to the photo's width and heighten up to its height) and within 4:1."""
     crops = [region_around(box, margin, height, width) for box in boxes]
     lo, hi = _aspect_range(crops, height, width)
@@ -224,16 +226,18 @@ def common_crops(boxes: tuple[Rect, ...], margin: int, height: int, width: int) 
         raise AcePlusError(f"the regions of this {width}x{height} photo cannot share one aspect within the "
                            f"{MAX_ASPECT:g}:1 ACE++ supports (the widest crop is {max(c.w for c in crops)} px, the "
                            f"tallest {max(c.h for c in crops)} px); {fix}.")
-    aspect = math.exp(sum(math.log(c.w / c.h) for c in crops) / len(crops))
+    aspect = math.exp(sum(math.log(c.w / c.h) for c in crops) / len(crops)) if aspect is None else aspect
     aspect = min(max(aspect, lo), hi)
-    widened = []
-    for crop in crops:
-        if crop.w < aspect * crop.h:
-            want = min(width, round(aspect * crop.h))
-            x0 = min(max(0, crop.x - (want - crop.w) // 2), width - want)
-            widened.append(Rect(x0, crop.y, want, crop.h))
-        else:
-            want = min(height, round(crop.w / aspect))
-            y0 = min(max(0, crop.y - (want - crop.h) // 2), height - want)
-            widened.append(Rect(crop.x, y0, crop.w, want))
-    return tuple(widened)
+    return tuple(widen_to(crop, aspect, height, width) for crop in crops)
+
+
+def widen_to(crop: Rect, aspect: float, height: int, width: int) -> Rect:
+    """`crop` grown along one axis (centred, shifted inside the height x width photo) towards width/height =
+    `aspect`, as far as the photo allows: it is never cut, so an aspect the photo cannot hold is only approached."""
+    if crop.w < aspect * crop.h:
+        want = min(width, round(aspect * crop.h))
+        x0 = min(max(0, crop.x - (want - crop.w) // 2), width - want)
+        return Rect(x0, crop.y, want, crop.h)
+    want = min(height, round(crop.w / aspect))
+    y0 = min(max(0, crop.y - (want - crop.h) // 2), height - want)
+    return Rect(crop.x, y0, crop.w, want)

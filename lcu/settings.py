@@ -15,7 +15,9 @@ from typing import Optional
 from .images import DEFAULT_RESAMPLING, RESAMPLINGS
 from .regions import (CONTEXT_MARGIN_STEP, DEFAULT_MAX_REGIONS, DEFAULT_MERGE_DISTANCE, DEFAULT_MIN_REGION_AREA,
                       DEFAULT_REGION_MODE, MAX_REGIONS, REGION_MODES)
-from .sizing import (DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
+from .canvas import DEFAULT_EDIT_STYLE, EDIT_STYLES
+from .sizing import (DEFAULT_PANEL_HEIGHT, DEFAULT_PANEL_SIZING, DEFAULT_PANEL_WIDTH, PANEL_SIZINGS, TOKEN_PX,
+                     DEFAULT_KEEP_PIXELS_RATE, DEFAULT_REFERENCE_SHARE, DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET,
                      MIN_REFERENCE_SHARE, MIN_TOKEN_BUDGET, REFERENCE_SHARE_STEP, REFERENCE_SIZINGS, TOKEN_BUDGET_STEP)
 
 MAX_SIDE = 8192  # px: the largest width, height or margin the node's widgets take
@@ -56,6 +58,10 @@ class CanvasSettings:
     merge_distance: int = _number(DEFAULT_MERGE_DISTANCE, 0, MAX_SIDE, 1)
     min_region_area: int = _number(DEFAULT_MIN_REGION_AREA, 0, 1 << 26, 1)
     max_regions: int = _number(DEFAULT_MAX_REGIONS, 1, MAX_REGIONS, 1)
+    panel_sizing: str = _choice(DEFAULT_PANEL_SIZING, PANEL_SIZINGS)
+    panel_width: int = _number(DEFAULT_PANEL_WIDTH, TOKEN_PX, MAX_SIDE, TOKEN_PX)
+    panel_height: int = _number(DEFAULT_PANEL_HEIGHT, TOKEN_PX, MAX_SIDE, TOKEN_PX)
+    edit_style: str = _choice(DEFAULT_EDIT_STYLE, EDIT_STYLES)
 
     @property
     def several_regions(self) -> bool:
@@ -72,7 +78,8 @@ class CanvasSettings:
         return dict(target_size=(self.width, self.height), token_budget=self.token_budget,
                     reference_sizing=self.reference_sizing, keep_pixels_rate=self.keep_pixels_rate,
                     context_margin=self.margin, reference_share=self.reference_share, resampling=self.resampling,
-                    regions=self.regions)
+                    regions=self.regions, panel_sizing=self.panel_sizing,
+                    panel_size=(self.panel_width, self.panel_height), edit_style=self.edit_style)
 
     def canvas_arguments(self) -> dict:
         """build_canvas's keyword arguments: the layout's, plus how a mask splits into regions."""

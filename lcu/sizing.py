@@ -6,6 +6,7 @@ budget (2048 in training, 3072/4096/6144/8192 in its inference paths); this pack
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -25,6 +26,15 @@ TOKEN_BUDGET_STEP = 64
 MAX_TOKEN_BUDGET = 65536
 MAX_ASPECT = 4.0  # ACE++ centre-crops inputs beyond 4:1
 REFERENCE_SIZINGS = ("resize", "keep_pixels")
+# How panel sizes are chosen. token_budget: as large as the budget allows (the ACE++ way). The others are what the
+# rest of the FLUX-Fill in-context family was trained on, the budget still capping them: fixed_width (every panel
+# panel_width wide, the height from the target's aspect: ICEdit's 512 px diptych), square (every panel a
+# panel_width square: Insert Anything's 768 px) and equal (every panel panel_width x panel_height: CatVTON-FLUX's
+# 576x768).
+PANEL_SIZINGS = ("token_budget", "fixed_width", "square", "equal")
+DEFAULT_PANEL_SIZING = "token_budget"
+DEFAULT_PANEL_WIDTH = 768
+DEFAULT_PANEL_HEIGHT = 768
 DEFAULT_KEEP_PIXELS_RATE = 0.8  # what the FFT model is stable with
 # The most of the canvas width the references together may take. 1 = no limit: every reference takes the width its
 # sizing gives it (the reference implementation's behaviour); 0.5 keeps the target at least half the canvas.
@@ -170,11 +180,11 @@ def share_factor(tw: float, extents, share: float) -> float:
 
 
 def _layout(th: int, tw: int, reference_hws, extents, token_budget: int, sizing: str, keep_rate: float,
-            share: float) -> CanvasPlan:
-    """The plan for references shrunk to `share`, without the under-one-token check."""
+            share: float, twin: bool = False) -> CanvasPlan:
+    """The plan for references shrunk to `share` (and the twin, when asked), without the under-one-token check."""
     factor = share_factor(tw, extents, share)
     extents = [(w * factor, h * factor) for w, h in extents]
-    scale = _scale(th, tw, extents, token_budget)
+    scale = _scale(th, tw * (1 + twin), extents, token_budget)
     canvas_height = floor16(th * scale)
     target_width = floor16(tw * scale)
     widths = [floor16(w * scale) for w, _ in extents]
@@ -190,8 +200,15 @@ def _layout(th: int, tw: int, reference_hws, extents, token_budget: int, sizing:
         cw, ch = fit_content(hw, max(width, 1), max(1, min(cap, round(h * scale))))
         references.append(PanelPlan(panel_width=width, content_width=cw, content_height=ch,
                                     content_x=(width - cw) // 2, content_y=(canvas_height - ch) // 2))
+    if twin:
+        references.append(twin_panel(target_width, canvas_height))
     return CanvasPlan(scale=scale, canvas_height=canvas_height, references=tuple(references),
                       target_width=target_width)
+
+
+def twin_panel(width: int, height: int) -> PanelPlan:
+    """A blank-twin edit's source panel: the target's own crop, exactly the target panel's size."""
+    return PanelPlan(panel_width=width, content_width=width, content_height=height)
 
 
 def _narrowest(plan: CanvasPlan) -> int:
@@ -199,19 +216,19 @@ def _narrowest(plan: CanvasPlan) -> int:
 
 
 def share_too_small(share: float, th: int, tw: int, reference_hws, extents, token_budget: int, sizing: str,
-                    keep_rate: float, taller: TallerTarget = taller_target_anywhere) -> str:
+                    keep_rate: float, taller: TallerTarget = taller_target_anywhere, twin: bool = False) -> str:
     """Why a reference panel came out under one token with this reference_share, naming the smallest share on the
     widget's grid that works."""
     why = (f"reference_share {share:g} is too small for these references: a reference panel would be under one "
            f"{TOKEN_PX} px token;")
     candidate = on_grid(max(share, MIN_REFERENCE_SHARE), MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
     while candidate < 1.0:
-        if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate)) >= TOKEN_PX:
+        if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate, twin)) >= TOKEN_PX:
             return f"{why} {set_to(reference_share=candidate)} (or more; 1 = no limit)."
         candidate = on_grid(candidate + REFERENCE_SHARE_STEP / 2, MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
-    if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, 1.0)) >= TOKEN_PX:
+    if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, 1.0, twin)) >= TOKEN_PX:
         return f"{why} {set_to(reference_share=1)} (no limit)."
-    why_not = too_narrow(th, tw, extents, reference_hws, token_budget, sizing, taller).rstrip(".")
+    why_not = too_narrow(th, tw * (1 + twin), extents, reference_hws, token_budget, sizing, taller).rstrip(".")
     return f"{why_not}; {set_to(reference_share=1)} (no limit) too."
 
 
@@ -223,13 +240,21 @@ def plan_canvas(
     keep_pixels_rate: float = DEFAULT_KEEP_PIXELS_RATE,
     reference_share: float = DEFAULT_REFERENCE_SHARE,
     taller: TallerTarget = taller_target_anywhere,
+    panel_sizing: str = DEFAULT_PANEL_SIZING,
+    panel_size: tuple[int, int] = (DEFAULT_PANEL_WIDTH, DEFAULT_PANEL_HEIGHT),
+    twin: bool = False,
 ) -> CanvasPlan:
     """Panel sizes for a target of target_hw (what the target panel must show) and the references.
 
     Every panel boundary is on the 16 px grid; each reference's content keeps its own aspect inside its panel
     (the rest is padded grey). reference_share < 1 shrinks the references so that together they take at most
     that fraction of the canvas width. `taller` says how this caller's target gets taller (for the message when a
-    reference would be under one token wide next to it)."""
+    reference would be under one token wide next to it).
+
+    panel_sizing other than token_budget sizes the panels from panel_size = (width, height) instead (see
+    PANEL_SIZINGS; reference_share does not apply), shrunk together when they would pass token_budget. twin adds
+    a last reference panel of exactly the target panel's size (a blank-twin edit's source, left of the blank
+    target), never shrunk by reference_share."""
     th, tw = target_hw
     if th < TOKEN_PX or tw < TOKEN_PX:
         raise AcePlusError(f"the target is {tw}x{th}; both sides must be at least {TOKEN_PX} px: give a larger "
@@ -246,12 +271,110 @@ def plan_canvas(
     if not 0.0 < reference_share <= 1.0:
         raise AcePlusError(f"reference_share must be in (0, 1]; got {reference_share}. Set it to 1 (no limit), or "
                            "0.5 to keep the target at least half the canvas width.")
+    if panel_sizing not in PANEL_SIZINGS:
+        raise AcePlusError(f"unknown panel_sizing '{panel_sizing}'; use one of {', '.join(PANEL_SIZINGS)}.")
     reference_hws = [tuple(hw) for hw in reference_hws]
+    if panel_sizing != DEFAULT_PANEL_SIZING:
+        plan = _fixed_panels(th, tw, reference_hws, panel_sizing, panel_size, token_budget, reference_sizing,
+                             keep_pixels_rate, twin)
+    else:
+        plan = _budget_panels(th, tw, reference_hws, token_budget, reference_sizing, keep_pixels_rate,
+                              reference_share, taller, twin)
+    return plan
+
+
+def panel_box(target_hw: tuple[int, int], panel_sizing: str, panel_size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a fixed sizing's panel before the budget: fixed_width's height follows the target's
+    aspect (floored to the grid, at least one token); square and equal are panel_size itself (square: its width)."""
+    width, height = panel_size
+    if panel_sizing == "fixed_width":
+        th, tw = target_hw
+        return width, max(TOKEN_PX, floor16(width * th / tw))
+    if panel_sizing == "square":
+        return width, width
+    return width, height
+
+
+def panel_aspect(panel_sizing: str, panel_size: tuple[int, int]) -> float | None:
+    """The width/height a crop is widened to for this sizing (square, equal), None where it follows the target.
+    Raises the error that names the fix for a panel box beyond 4:1 or under one token."""
+    if panel_sizing not in PANEL_SIZINGS:
+        raise AcePlusError(f"unknown panel_sizing '{panel_sizing}'; use one of {', '.join(PANEL_SIZINGS)}.")
+    for name, value in zip(("panel_width", "panel_height"), panel_size):
+        if value < TOKEN_PX:
+            raise AcePlusError(f"{name} is {value}; {set_to(**{name: TOKEN_PX})} or more.")
+    if panel_sizing not in ("square", "equal"):
+        return None
+    width, height = panel_box((1, 1), panel_sizing, panel_size)
+    if beyond_aspect(height, width):
+        fix = (set_to(panel_height=on_grid(math.ceil(width / MAX_ASPECT), TOKEN_PX, TOKEN_PX)) if width > height
+               else set_to(panel_height=on_grid(int(width * MAX_ASPECT), TOKEN_PX, TOKEN_PX, up=False)))
+        raise AcePlusError(f"equal panels of {width}x{height} are beyond the {MAX_ASPECT:g}:1 aspect ACE++ "
+                           f"supports; {fix}.")
+    return width / height
+
+
+def _fixed_sizes(th: int, tw: int, box_w: int, box_h: int, count: int, twin: bool, panel_sizing: str,
+                 token_budget: int) -> tuple[float, int, int, int]:
+    """(scale, canvas height, reference panel width, target panel width) of a fixed sizing within the budget."""
+    target_w = box_w if panel_sizing == "fixed_width" else box_h * tw / th
+    scale = min(1.0, math.sqrt(token_budget * TOKEN_PX * TOKEN_PX / ((count * box_w + target_w * (1 + twin)) * box_h)))
+    width = floor16(box_w * scale)
+    if panel_sizing == "fixed_width":
+        # The height follows the target's aspect at the final width: one rounding, not two.
+        return scale, floor16(width * th / tw), width, width
+    height = floor16(box_h * scale)
+    # A crop widened to the box's aspect is within a pixel of it (whole pixels): that is the box's width.
+    exact = abs(tw - box_w * th / box_h) <= 1
+    return scale, height, width, width if exact else floor16(height * tw / th)
+
+
+def _fixed_panels(th: int, tw: int, reference_hws, panel_sizing: str, panel_size: tuple[int, int], token_budget: int,
+                  sizing: str, keep_rate: float, twin: bool) -> CanvasPlan:
+    """Every reference panel box_w x box_h; the target panel box_h tall and as wide as its aspect gives (box_w
+    when the target has the box's aspect, which crop-to-context arranges); all shrunk together to the budget."""
+    panel_aspect(panel_sizing, panel_size)
+    box_w, box_h = panel_box((th, tw), panel_sizing, panel_size)
+    sizes = functools.partial(_fixed_sizes, th, tw, box_w, box_h, len(reference_hws), twin, panel_sizing)
+    _, height, width, target_width = sizes(token_budget)
+    if min(height, width, target_width) < TOKEN_PX:
+        fits = lambda budget: min(sizes(budget)[1:]) >= TOKEN_PX  # noqa: E731
+        what = f"{len(reference_hws) + twin + 1} {panel_sizing} panels of {box_w}x{box_h}"
+        if not fits(MAX_TOKEN_BUDGET):
+            raise AcePlusError(f"the target ({tw}x{th}) is too narrow for {what}: a panel would be under {TOKEN_PX} px "
+                               f"within any token budget; crop the edit image nearer the panels' aspect, or "
+                               f"{set_to(panel_sizing=DEFAULT_PANEL_SIZING)}.")
+        lo, hi = token_budget, MAX_TOKEN_BUDGET  # more budget never makes a panel narrower
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+        raise AcePlusError(f"a token budget of {token_budget} is too small for {what}: a panel would be under "
+                           f"{TOKEN_PX} px; {set_to(token_budget=on_grid(hi, MIN_TOKEN_BUDGET, TOKEN_BUDGET_STEP))} "
+                           "(or more).")
+    cap = height if sizing == "resize" else int(math.floor(keep_rate * height + 1e-9))
+    references = []
+    for hw in reference_hws:
+        cw, ch = fit_content(hw, width, cap)
+        references.append(PanelPlan(panel_width=width, content_width=cw, content_height=ch,
+                                    content_x=(width - cw) // 2, content_y=(height - ch) // 2))
+    if twin:
+        references.append(twin_panel(target_width, height))
+    return CanvasPlan(scale=height / th, canvas_height=height, references=tuple(references),
+                      target_width=target_width)
+
+
+def _budget_panels(th: int, tw: int, reference_hws, token_budget: int, reference_sizing: str, keep_pixels_rate: float,
+                   reference_share: float, taller: TallerTarget, twin: bool) -> CanvasPlan:
+    """token_budget sizing: the largest panels within the budget (the twin counted as a reference of the
+    target's own size and aspect, left out of reference_share)."""
     extents = [reference_extent(hw, th, reference_sizing, keep_pixels_rate) for hw in reference_hws]
-    plan = _layout(th, tw, reference_hws, extents, token_budget, reference_sizing, keep_pixels_rate, reference_share)
+    plan = _layout(th, tw, reference_hws, extents, token_budget, reference_sizing, keep_pixels_rate, reference_share,
+                   twin)
     if _narrowest(plan) < TOKEN_PX:
         if reference_share < 1.0:
             raise AcePlusError(share_too_small(reference_share, th, tw, reference_hws, extents, token_budget,
-                                               reference_sizing, keep_pixels_rate, taller))
-        raise AcePlusError(too_narrow(th, tw, extents, reference_hws, token_budget, reference_sizing, taller))
+                                               reference_sizing, keep_pixels_rate, taller, twin))
+        # The twin is as wide as the target: for the budget it is more target width.
+        raise AcePlusError(too_narrow(th, tw * (1 + twin), extents, reference_hws, token_budget, reference_sizing,
+                                      taller))
     return plan

@@ -7,9 +7,10 @@ ADVANCED: dict[str, tuple[str, ...]] = {
     "ACEPP_FFTLoader": (),
     "ACEPP_AddReference": (),
     "ACEPP_CanvasBuilder": ("keep_pixels_rate", "reference_share", "resampling", "merge_distance", "min_region_area",
-                            "max_regions"),
+                            "max_regions", "panel_width", "panel_height"),
     "ACEPP_ControlMap": ("mosaic_cell", "canny_low", "canny_high"),
     "ACEPP_FillConditioning": ("noise_mask",),
     "ACEPP_FFTConditioning": ("noise_mask",),
     "ACEPP_Stitch": (),
+    "ACEPP_Outpaint": (),
 }

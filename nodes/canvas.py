@@ -5,6 +5,7 @@ import torch
 from comfy_api.v0_0_2 import io, ui
 
 from ..lcu.canvas import build_canvas
+from ..lcu.errors import AcePlusError
 from ..lcu.masks import faint_mask_warning
 from ..lcu.settings import DEFAULTS, CanvasSettings, setting_choices, setting_range
 from .schema import Schema
@@ -138,6 +139,28 @@ class CanvasBuilder(io.ComfyNode):
                 setting_input("max_regions", optional=True, tooltip="Several regions only: the most regions one run "
                                        "may sample (each is one canvas of the batch, so memory and time grow with "
                                        "it). More is an error that says how many the mask gives."),
+                setting_input("panel_sizing", optional=True, tooltip="How big the panels are. token_budget: as large "
+                                       "as token_budget allows (ACE++). fixed_width: every panel panel_width wide, the "
+                                       "height from the target's aspect (ICEdit: 512). square: every panel a "
+                                       "panel_width square (Insert Anything: 768). equal: every panel panel_width x "
+                                       "panel_height (CatVTON-FLUX: 576x768). Square and equal panels widen the crop "
+                                       "around the mask to the panel's aspect where the photo allows, so nothing is "
+                                       "stretched; token_budget still caps every sizing (all panels shrink together) "
+                                       "and reference_share applies to token_budget only."),
+                setting_input("panel_width", optional=True, tooltip="fixed_width, square, equal: the width of each "
+                                       "panel in pixels (16 px grid)."),
+                setting_input("panel_height", optional=True, tooltip="equal only: the height of each panel in pixels "
+                                       "(16 px grid)."),
+                setting_input("edit_style", optional=True, tooltip="in_place: the target panel is the edit image "
+                                       "(or its crop) and the model repaints the masked part. blank_twin (ICEdit): the "
+                                       "edit image's crop becomes the last reference panel and the target beside it is "
+                                       "blank and wholly generated, its edited twin; ACE++ Stitch blends it back "
+                                       "through your mask (the whole image without a mask). One region only."),
+                io.Mask.Input("reference_mask", optional=True,
+                              tooltip="The object in `reference` (1 = the object; e.g. its Load Image MASK). The "
+                                      "reference becomes that object on white, cropped to the mask's box plus a "
+                                      "margin (Insert Anything's reference). Must be the reference's size; empty "
+                                      "keeps the whole reference."),
             ],
             outputs=[
                 io.Image.Output(display_name="canvas",
@@ -155,11 +178,16 @@ class CanvasBuilder(io.ComfyNode):
 
     @classmethod
     @checked
-    def execute(cls, reference=None, more_references=None, edit_image=None, mask=None, **widgets) -> io.NodeOutput:
+    def execute(cls, reference=None, more_references=None, edit_image=None, mask=None, reference_mask=None,
+                **widgets) -> io.NodeOutput:
         references = ([reference] if reference is not None else []) + list(more_references or ())
+        if reference_mask is not None and reference is None:
+            raise AcePlusError("reference_mask is connected but reference is not; connect the image the mask was "
+                               "painted on to reference, or disconnect reference_mask.")
         # Settings left out (optional inputs an older saved workflow lacks) take the record's defaults.
         settings = CanvasSettings(**widgets)
-        canvas = build_canvas(references=references, edit_image=edit_image, mask=mask, **settings.canvas_arguments())
+        canvas = build_canvas(references=references, edit_image=edit_image, mask=mask, reference_mask=reference_mask,
+                              **settings.canvas_arguments())
         # Preview: the canvas with the area to generate tinted, then the mask itself (exactly what the model gets).
         mask_rgb = canvas.mask.unsqueeze(-1).expand(-1, -1, -1, 3)
         preview = ui.PreviewImage(torch.cat([mask_overlay(canvas.image, canvas.mask), mask_rgb]), cls=cls).as_dict()

@@ -12,6 +12,17 @@ class ModelFile:
     folder: str  # ComfyUI models folder
     url: str
 
+    @property
+    def renamed(self) -> bool:
+        """Whether the file is saved under another name than the repository's (whose own name, such as
+        pytorch_lora_weights.safetensors, is too generic to keep in models/loras)."""
+        return not self.url.endswith("/" + self.name)
+
+    @property
+    def download_hint(self) -> str:
+        """Where to get the file, and the name to save it under when that is not the repository's."""
+        return f"{self.url} and save it as {self.name}" if self.renamed else self.url
+
     def properties_entry(self) -> dict:
         """The `properties.models` entry of a workflow loader node (ComfyUI offers the download)."""
         return {"name": self.name, "url": self.url, "directory": self.folder}
@@ -26,6 +37,21 @@ ACE_LORAS = {
     "subject": ModelFile("comfyui_subject_lora16.safetensors", "loras", f"{HF_ACE}/subject/comfyui_subject_lora16.safetensors"),
     "local_editing": ModelFile("comfyui_local_lora16.safetensors", "loras", f"{HF_ACE}/local_editing/comfyui_local_lora16.safetensors"),
 }
+# The rest of the FLUX-Fill in-context family (nodes/recipes.py): LoRAs for FLUX.1-Fill-dev in the diffusers/PEFT
+# key style. Each repository names its file pytorch_lora_weights.safetensors (or a dated name), so each gets a name
+# of its own in models/loras; the URL is the repository's file.
+FAMILY_LORAS = {
+    "icedit": ModelFile("icedit_normal_lora.safetensors", "loras",
+                        "https://huggingface.co/RiverZ/normal-lora/resolve/main/pytorch_lora_weights.safetensors"),
+    "insert_anything": ModelFile("insert_anything_lora.safetensors", "loras",
+                                 "https://huggingface.co/WensongSong/Insert-Anything/resolve/main/"
+                                 "20250321-082022_steps5000_pytorch_lora_weights.safetensors"),
+    "catvton": ModelFile("catvton_flux_lora.safetensors", "loras",
+                         "https://huggingface.co/xiaozaa/catvton-flux-lora-alpha/resolve/main/"
+                         "pytorch_lora_weights.safetensors"),
+}
+# Every LoRA the pack's loader offers by name (its `vertical` choices, before "file").
+LORAS = ACE_LORAS | FAMILY_LORAS
 MODEL_FILES = {
     "fill": ModelFile("flux1-fill-dev.safetensors", "diffusion_models",
                       "https://huggingface.co/black-forest-labs/FLUX.1-Fill-dev/resolve/main/flux1-fill-dev.safetensors"),
@@ -40,4 +66,4 @@ MODEL_FILES = {
                        "https://huggingface.co/black-forest-labs/FLUX.1-Redux-dev/resolve/main/flux1-redux-dev.safetensors"),
     "sigclip": ModelFile("sigclip_vision_patch14_384.safetensors", "clip_vision",
                          "https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors"),
-} | {f"lora_{k}": v for k, v in ACE_LORAS.items()}
+} | {f"lora_{k}": v for k, v in LORAS.items()}

@@ -7,9 +7,11 @@ from .canvas import AddReference, CanvasBuilder
 from .control import ControlMap
 from .conditioning import FFTConditioning, FillConditioning
 from .loaders import FFTLoader, LoraLoader
+from .outpaint import Outpaint
 from .stitch import Stitch
 
-NODES = [LoraLoader, FFTLoader, AddReference, CanvasBuilder, ControlMap, FillConditioning, FFTConditioning, Stitch]
+NODES = [LoraLoader, FFTLoader, AddReference, CanvasBuilder, ControlMap, FillConditioning, FFTConditioning, Stitch,
+         Outpaint]
 
 
 class AcePlusExtension(ComfyExtension):

@@ -20,7 +20,7 @@ import folder_paths
 from ..lcu.errors import AcePlusError
 from ..lcu.fixes import set_to
 from ..lcu.lora import LoraCoverage, lora_coverage
-from .catalog import ACE_LORAS, MODEL_FILES, ModelFile
+from .catalog import LORAS, MODEL_FILES, ModelFile
 from .families import (ModelFamily, family_problem, guard_conditioning, model_family, require_family, serves,
                        swap_hint)
 from .schema import Schema
@@ -39,7 +39,7 @@ def find_model_file(folder: str, name: str, download: ModelFile | None = None) -
                 break
     if path is None:
         where = ", ".join(folder_paths.get_folder_paths(folder)) or f"models/{folder}"
-        source = f" Download it from {download.url}" if download else ""
+        source = f" Download it from {download.download_hint}" if download else ""
         raise AcePlusError(f"'{name}' is not in any '{folder}' folder ({where}). Put it there and press "
                            f"Refresh (R).{source}")
     return path
@@ -98,7 +98,7 @@ def apply_lora(model, lora_sd: dict, strength: float) -> tuple[object, LoraCover
     return patched, lora_coverage(lora_sd, key_map, unpatched=[k for k in patches if k not in applied])
 
 
-LORA_CHOICES = list(ACE_LORAS) + ["file"]
+LORA_CHOICES = list(LORAS) + ["file"]
 RELEASED = "(released file for the vertical)"
 
 
@@ -120,8 +120,10 @@ class LoraLoader(io.ComfyNode):
                 io.Model.Input("model", tooltip="FLUX.1-Fill-dev from Load Diffusion Model (not FLUX.1-dev, not the "
                                                 "ACE++ FFT model: the LoRAs only fit the Fill model)."),
                 io.Combo.Input("vertical", options=LORA_CHOICES, default="portrait",
-                               tooltip="Which released ACE++ LoRA: portrait (faces), subject (objects, logos, "
-                                       "try-on), local_editing (repainting, control maps). 'file' uses lora_name."),
+                               tooltip="Which released LoRA: ACE++ portrait (faces), subject (objects, logos, "
+                                       "try-on), local_editing (repainting, control maps); icedit (ICEdit instruction "
+                                       "editing), insert_anything (Insert Anything), catvton (CatVTON-FLUX try-on). "
+                                       "'file' uses lora_name."),
                 io.Combo.Input("lora_name", options=[RELEASED] + folder_paths.get_filename_list("loras"),
                                tooltip="vertical = file only: any LoRA file from models/loras."),
                 io.Float.Input("strength", default=1.0, min=-4.0, max=4.0, step=0.05,
@@ -150,7 +152,7 @@ class LoraLoader(io.ComfyNode):
                                    "pick a vertical to use its released file.")
             path, shown = find_model_file("loras", lora_name), lora_name
         else:
-            release = ACE_LORAS[vertical]
+            release = LORAS[vertical]
             path, shown = find_model_file("loras", release.name, release), release.name
         if model_family(model) is ModelFamily.FFT:
             # The FFT model is ACE++ without a LoRA: the fix is to take this node out, not to change the LoRA.
@@ -158,9 +160,20 @@ class LoraLoader(io.ComfyNode):
                                f"{display_name(cls)} and {swap_hint(ModelFamily.FFT)}, or load "
                                f"{MODEL_FILES['fill'].name} to use this LoRA.")
         require_family(model, ModelFamily.FILL, cls)
-        patched, coverage = apply_lora(model, load_state_dict(path), strength)
+        from ..lcu.lora import FILL_BASE, lora_base_model
+        lora_sd = load_state_dict(path)
+        # A LoRA whose input layer is another base's maps by name and ComfyUI would only log a shape error for it
+        # when sampling starts: said here instead, from the shapes (a LoRA without img_in cannot be told apart).
+        base = lora_base_model({key: tuple(t.shape) for key, t in lora_sd.items()})
+        wrong_base = (f"{shown} was made for {base}, not {FILL_BASE}: its input layer (x_embedder / img_in) does "
+                      "not fit this model, and ComfyUI only logs a shape error for it when sampling starts."
+                      if base not in (None, FILL_BASE) else "")
+        if wrong_base and on_mismatch == "error":
+            raise AcePlusError(f"{wrong_base} Load a LoRA trained on {FILL_BASE}, e.g. the ACE++, ICEdit, Insert "
+                               f"Anything or CatVTON LoRAs; to try it anyway, {set_to(on_mismatch='warn')}.")
+        patched, coverage = apply_lora(model, lora_sd, strength)
         guard_conditioning(patched, ModelFamily.FILL)
-        report = coverage.summary(shown)
+        report = coverage.summary(shown) + (f" WARNING: {wrong_base}" if wrong_base else "")
         if not coverage.complete and on_mismatch == "error":
             raise AcePlusError(f"{report} To use it anyway, {set_to(on_mismatch='warn')}.")
         return io.NodeOutput(patched, report, ui=ui.PreviewText(report))

@@ -10,6 +10,7 @@ Request (JSON object; nothing else is read, no file is opened):
     mask        null (not connected), "unknown" (connected, known only at run) or
                 {"width": w, "height": h, "box": null | {"x", "y", "w", "h"}}: the mask's size and the bounding box
                 of its pixels at or above 0.5 (null: none are, which the node reads as the whole image)
+    reference_mask  the same for the mask of the first reference (its object, on white, cropped to the box)
 Answers: 200 with lcu.preview.plan_layout's dict ("status" ok / unknown / at_run); 400 with {"error": "[ACE++] ..."}
 for a request that is not what is described here and for a canvas the node would refuse (the node's own
 message); 500 with {"error": ...} (no traceback) should the pack itself fail.
@@ -36,7 +37,7 @@ ROUTE = "/acepp/plan"
 MAX_BODY_BYTES = 64 * 1024
 MAX_IMAGE_SIDE = 65535  # the largest side a JPEG or PNG decoder in a browser will hand over
 MAX_REFERENCES = 64
-FIELDS = ("widgets", "references", "edit_image", "mask")
+FIELDS = ("widgets", "references", "edit_image", "mask", "reference_mask")
 WIDGET_TYPES = (io.Int.Input, io.Float.Input, io.Boolean.Input, io.Combo.Input)
 WHO = "layout preview"
 log = logging.getLogger(__name__)
@@ -80,22 +81,23 @@ def _size(value, where: str) -> tuple[int, int]:
     return height, width
 
 
-def _mask(value):
+def _mask(value, name: str = "mask"):
     if value is None or value == UNKNOWN:
         return value
     if isinstance(value, str):
-        _fail(f"mask is {value!r}; give null, \"{UNKNOWN}\" or an object with width, height and box.")
-    mask = _object(value, "mask", ("width", "height", "box"))
-    height, width = _size({k: mask.get(k) for k in ("width", "height")}, "mask")
+        _fail(f"{name} is {value!r}; give null, \"{UNKNOWN}\" or an object with width, height and box.")
+    mask = _object(value, name, ("width", "height", "box"))
+    height, width = _size({k: mask.get(k) for k in ("width", "height")}, name)
     if "box" not in mask:
-        _fail("mask.box is missing; give the box of the mask's pixels at or above 0.5, or null when there are none.")
+        _fail(f"{name}.box is missing; give the box of the mask's pixels at or above 0.5, or null when there are "
+              "none.")
     if mask["box"] is None:
         return MaskSketch(height, width, None)
-    box = _object(mask["box"], "mask.box", ("x", "y", "w", "h"))
-    x = _whole(box.get("x"), "mask.box.x", 0, width - 1)
-    y = _whole(box.get("y"), "mask.box.y", 0, height - 1)
-    w = _whole(box.get("w"), "mask.box.w", 1, width - x)
-    h = _whole(box.get("h"), "mask.box.h", 1, height - y)
+    box = _object(mask["box"], f"{name}.box", ("x", "y", "w", "h"))
+    x = _whole(box.get("x"), f"{name}.box.x", 0, width - 1)
+    y = _whole(box.get("y"), f"{name}.box.y", 0, height - 1)
+    w = _whole(box.get("w"), f"{name}.box.w", 1, width - x)
+    h = _whole(box.get("h"), f"{name}.box.h", 1, height - y)
     return MaskSketch(height, width, Rect(x, y, w, h))
 
 
@@ -137,6 +139,7 @@ def parse_request(body) -> dict:
         reference_hws=[_size(r, f"references[{i}]") for i, r in enumerate(references)],
         edit_hw=None if edit is None else _size(edit, "edit_image"),
         mask=_mask(request.get("mask")),
+        reference_mask=_mask(request.get("reference_mask"), "reference_mask"),
         **settings.layout_arguments(),
     )
 

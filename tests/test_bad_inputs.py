@@ -453,6 +453,33 @@ CASES = [
          exact("the decoded batch has 1 image but the layout has 3 regions (one canvas each); connect the VAE "
                "Decode of the sampling that used this canvas batch, without repeating or splitting its latents."),
          fix=setting("15", image=["14", 0])),
+    # --- the FLUX-Fill in-context family: recipe LoRAs, panel sizings, blank twin, reference object, outpaint ---
+    Case("recipe_lora_on_fft_model", fill_graph, steps(setting("1", unet_name=fx.FFT_MODEL),
+                                                       setting("2", vertical="icedit")),
+         starts=exact("ACE++ LoRA Loader "), fix=setting("1", unet_name=fx.FILL_MODEL)),
+    Case("lora_made_for_flux_dev", fill_graph,
+         setting("2", vertical="file", lora_name="flux_dev_img_in_lora.safetensors"),
+         starts=exact("flux_dev_img_in_lora.safetensors was made for FLUX.1-dev or FLUX.1-schnell, not "
+                      "FLUX.1-Fill-dev: ")),
+    Case("reference_mask_of_another_size", fill_graph,
+         steps(add("8", {"class_type": "LoadImage", "inputs": {"image": "acepp_bad_ref.png"}}),
+               setting("2", vertical="insert_anything"), setting("11", reference=["8", 0], reference_mask=["9", 1])),
+         exact("the reference_mask is 64x48 but reference 1 is 48x64; paint the mask on the reference itself (its "
+               "Load Image node's MASK output), or disconnect reference_mask."),
+         fix=setting("11", reference_mask=["8", 1])),
+    Case("equal_panels_beyond_4_to_1", fill_graph, setting("11", panel_sizing="equal", panel_width=512,
+                                                           panel_height=64),
+         exact("equal panels of 512x64 are beyond the 4:1 aspect ACE++ supports; set panel_height to 128.")),
+    Case("blank_twin_with_several_regions", regions_graph, setting("11", edit_style="blank_twin"),
+         exact("edit_style blank_twin makes one twin of one image, but regions is connected_components (several "
+               "regions); set regions to one, or set edit_style to in_place to edit each region in place.")),
+    Case("blank_twin_ok", fill_graph, setting("11", edit_style="blank_twin", panel_sizing="fixed_width",
+                                              panel_width=128), ok=True),
+    Case("outpaint_beyond_4_to_1", fill_graph,
+         steps(add("21", {"class_type": "ACEPP_Outpaint", "inputs": {"image": ["9", 0], "left": 0, "top": 0,
+                                                                     "right": 256, "bottom": 0}}),
+               setting("11", edit_image=["21", 0], mask=["21", 1], crop_to_context=True)),
+         starts=exact("extended by these margins the image would be 320x48, beyond the 4:1 aspect ACE++ supports; ")),
     Case("image_wired_to_mask", fill_graph, setting("11", mask=["9", 0]), rejected="return_type_mismatch"),
     Case("layout_socket_gets_an_image", fill_graph, setting("15", layout=["9", 0]), rejected="return_type_mismatch"),
     Case("mask_wired_to_canvas", fill_graph, setting("12", canvas=["11", 1]), rejected="return_type_mismatch"),

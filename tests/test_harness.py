@@ -75,6 +75,7 @@ def test_fixture_files_are_cached_and_complete(fixtures_dir):
     expected = {f"diffusion_models/{fx.FILL_MODEL}", f"diffusion_models/{fx.FFT_MODEL}",
                 f"text_encoders/{fx.CLIP_L}", f"vae/{fx.VAE}",
                 *(f"loras/{n}" for n in fx.GOOD_LORAS), f"loras/{fx.UNMAPPABLE_LORA}",
+                *(f"loras/{n}" for n in fx.FAMILY_LORA_FILES),
                 *(f"{form.folder}/{form.file(family)}" for form in fx.MODEL_FORMS.values()
                   for family in ("fill", "fft")),
                 f"{fx.GGUF_FOLDER}/{fx.WRONG_FAMILY_GGUF}", f"{fx.GGUF_FOLDER}/{fx.TRUNCATED_GGUF}"}

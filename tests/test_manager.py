@@ -29,7 +29,7 @@ from harness.server import quick_test
 @pytest.fixture(scope="module")
 def node_ids() -> list[str]:
     ids = sorted(json.loads((REPO_ROOT / "node_list.json").read_text()))
-    assert len(ids) == 8 and all(i.startswith("ACEPP_") for i in ids), ids
+    assert len(ids) == 9 and all(i.startswith("ACEPP_") for i in ids), ids
     return ids
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aceplusplus.tools.workflow_specs import ACE_LORAS, WORKFLOWS
+from aceplusplus.tools.workflow_specs import LORAS, PRESET_CANVAS_WIDGETS, WORKFLOWS
 from harness import PACK_LINK_NAME
 from harness.browser import (COMMANDS, MARKS, NAMES, NODES, PACK_WIDGETS, PRESET_WIDGET, PREVIEW_WIDGET, VUE_NODES,
                               get_json)
@@ -54,6 +54,10 @@ DOC_SHOT = REPO / "web" / "docs" / "images" / "layout_preview.png"
 # (token_budget, crop_to_context, context_margin, reference_share): six the node builds, one it refuses.
 COMBOS = [(4096, False, 128, 1.0), (256, False, 128, 1.0), (256, True, 128, 1.0), (128, True, 16, 1.0),
           (1024, True, 0, 1.0), (128, False, 128, 1.0), (64, False, 128, 0.05)]
+# The panel sizings of the FLUX-Fill family (panel_sizing, panel_width, panel_height, edit_style, crop_to_context),
+# on the same graph: the preview's figures against the canvas the node builds, as for COMBOS.
+PANEL_COMBOS = [("square", 256, 256, "in_place", True), ("equal", 192, 256, "in_place", True),
+                ("fixed_width", 256, 256, "blank_twin", False), ("equal", 512, 64, "in_place", False)]
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -194,12 +198,11 @@ def test_presets_are_the_bundled_workflows_recipes():
     for preset in PRESETS:
         spec = WORKFLOWS[preset["workflow"]]
         assert preset["id"] == preset["workflow"] and preset["card"] == spec.title, preset["id"]
-        assert preset["model"] == spec.model and preset["model"] in {*ACE_LORAS, "fft"}, preset["id"]
+        assert preset["model"] == spec.model and preset["model"] in {*LORAS, "fft"}, preset["id"]
         assert preset["repainting_scale"] == spec.repainting, preset["id"]
         canvas = spec.nodes[str(CANVAS)]
         assert canvas.class_type == NODES["canvas"]
-        assert preset["canvas"] and set(preset["canvas"]) <= {"reference_sizing", "keep_pixels_rate",
-                                                              "crop_to_context"}, preset["id"]
+        assert preset["canvas"] and set(preset["canvas"]) <= set(PRESET_CANVAS_WIDGETS), preset["id"]
         for name, value in preset["canvas"].items():
             assert canvas.inputs[name] == value, (preset["id"], name)
         conditioning = spec.nodes[str(CONDITIONING)]
@@ -255,6 +258,28 @@ def test_preview_figures_are_what_the_canvas_node_builds(frontend, frontend_serv
         built += 1
     assert built >= 5 and warned  # 128 tokens for the whole photo: regenerated under 0.5 px per original px
     fe.page.screenshot(path=str(tmp_path / f"preview_classic_{fe.name}.png"))
+
+    if "panel_sizing" in widget_values(fe, CANVAS):  # this ComfyUI's pack has the family's sizings
+        set_widget(fe, CANVAS, "token_budget", 4096)
+        for sizing, width, height, style, crop in PANEL_COMBOS:
+            widgets = {"panel_sizing": sizing, "panel_width": width, "panel_height": height, "edit_style": style,
+                       "crop_to_context": crop}
+            for name, value in widgets.items():
+                set_widget(fe, CANVAS, name, value)
+            shown = wait_for_preview(fe, widgets)
+            result = shown["result"]
+            size, error = run_canvas(fe)
+            if error is not None:  # equal panels beyond 4:1: refused by both with the node's message
+                assert result["status"] == "error" and result["error"] == error, (widgets, result, error)
+                continue
+            assert result["status"] == "ok" and (result["canvas"]["width"], result["canvas"]["height"]) == size
+            assert f"Panels: {sizing.replace('_', ' ')}" in shown["text"], shown["text"]
+            if style == "blank_twin":
+                assert result["references"][-1]["twin"] and "Source (blank twin" in shown["text"], shown["text"]
+            else:
+                assert all(r["panel"]["w"] == width for r in result["references"]), result
+        for name, value in {"panel_sizing": "token_budget", "edit_style": "in_place"}.items():
+            set_widget(fe, CANVAS, name, value)
 
     # The wiring: without the mask the whole photo is the target; the mask back, its box again.
     widgets = {"token_budget": 4096, "reference_share": 1.0, "crop_to_context": True, "context_margin": 16}

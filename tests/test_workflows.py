@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import io
 import json
 import urllib.parse
@@ -24,16 +25,26 @@ from aceplusplus.client.errors import ClientError
 from aceplusplus.client.scheduler import run_batch
 from aceplusplus.client.session import BlockingSession
 from aceplusplus.tools import workflows as W
-from aceplusplus.tools.workflow_specs import SAVE, WORKFLOWS
+from aceplusplus.nodes.recipes import RECIPES
+from aceplusplus.tools.workflow_specs import COND, GUIDE, RENAMED, SAVE, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 WF_DIR = ROOT / "workflows"
 CORE_MODULES = ("nodes", "comfy_extras.", "comfy_api_nodes.")
-REDUX = [w for w, s in WORKFLOWS.items() if s.redux]
-# Ordered so that consecutive runs share the model and LoRA (ComfyUI keeps them loaded and patched).
-RUNNABLE = sorted((w for w, s in WORKFLOWS.items() if not s.redux),
-                  key=lambda w: (["portrait", "subject", "local_editing", "fft"].index(WORKFLOWS[w].model), w))
+REDUX = [w for w, s in WORKFLOWS.items() if s.uses_redux]
+MODEL_ORDER = ["portrait", "subject", "local_editing", "fft", *RECIPES]
+# Ordered so that consecutive runs share the model and LoRA (ComfyUI keeps them loaded and patched). The editing
+# workflows with Redux run too, with the Redux nodes left out (see REDUX_OFF).
+RUNNABLE = sorted((w for w, s in WORKFLOWS.items() if not s.uses_redux or s.edit),
+                  key=lambda w: (MODEL_ORDER.index(WORKFLOWS[w].model), w))
+RECIPE_WORKFLOWS = [w for w, s in WORKFLOWS.items() if s.recipe]
+# The recipes' panels at a quarter size in the end-to-end runs (their full-size canvases cost a minute each on the
+# CPU; test_recipe_workflow_builds_its_models_canvas_and_stitches_exactly builds those, on the newest core).
+QUARTER_PANELS = {w: tuple(f"11.{name}={WORKFLOWS[w].canvas_settings[name] // 4}"
+                           for name in ("panel_width", "panel_height")) for w in RECIPE_WORKFLOWS}
+# Margins for the outpainting workflows' small test photo (the bundled ones are for real photos).
+OUTPAINT = {"left": 16, "top": 16, "right": 32, "bottom": 0}
 EDIT_SIZE, REF_SIZE, GEN_SIZE = (80, 64), (48, 64), (80, 64)
 MASK_BOX = (40, 16, 72, 48)  # x0, y0, x1, y1 (exclusive) inside the 80x64 edit image
 # Workflows whose canvas splits the mask into several regions get a wider edit image with three separate areas,
@@ -106,7 +117,13 @@ def test_loaders_carry_model_download_entries(path, object_info):
         assert models, f"{path.name}: {node['type']} has no properties.models"
         for entry in models:
             assert set(entry) == {"name", "url", "directory"}
-            assert entry["url"].startswith("https://huggingface.co/") and entry["url"].endswith(entry["name"])
+            assert entry["url"].startswith("https://huggingface.co/")
+            # The download saves the repository's file name; a generic one (pytorch_lora_weights.safetensors) is
+            # renamed, and the Note says to save it under the catalog's name.
+            assert entry["url"].endswith(entry["name"]) or entry["name"] in RENAMED, entry
+            if entry["name"] in RENAMED:
+                note = next(n for n in ui["nodes"] if n["type"] == "Note")["widgets_values"][0]
+                assert f"(save it as {entry['name']})" in note, entry
         names = {m["name"] for m in models}
         file_widgets = [v for v in node["widgets_values"] if isinstance(v, str) and v.endswith(".safetensors")]
         assert set(file_widgets) <= names, (node["type"], file_widgets, names)
@@ -218,16 +235,27 @@ def _images(tmp_path: Path, regions: bool = False) -> dict[str, Path]:
     return paths
 
 
+def without_redux(job: client_jobs.Job) -> client_jobs.Job:
+    """The job with the conditioning fed by FluxGuidance instead of Redux: the Redux models cannot run on the tiny
+    fixtures (see test_redux_workflows_validate_except_for_the_missing_redux_models), and ComfyUI neither
+    validates nor runs the nodes no output needs."""
+    graph = json.loads(job.graph_json)
+    graph[COND]["inputs"]["positive"] = [GUIDE, 0]
+    return dataclasses.replace(job, graph_json=json.dumps(graph))
+
+
 def run_workflow(server: str, wid: str, files: dict[str, Path], out: Path, *, seed: int, set: tuple = (),
-                 log: list | None = None, gguf: str | None = None, **values
+                 log: list | None = None, gguf: str | None = None, redux: bool = True, **values
                  ) -> tuple[list[client_jobs.Job], list[Path]]:
     """One job of a bundled workflow through the headless client's own code; (jobs, written files). `log`, when
     given, receives the client's log lines (queued prompt ids, websocket progress per step); `set` and `gguf` are
-    the client's --set and --gguf."""
+    the client's --set and --gguf; `redux` False leaves the Redux nodes out (without_redux)."""
     workflow = catalog.load(wid)
     jobs = client_jobs.build_jobs(workflow, files={k: v for k, v in files.items() if k in workflow.images},
                                   values={"steps": STEPS, **values}, seeds=[seed], sets=[],
                                   overrides=client_graph.parse_assignments(list(set), "--set"), gguf=gguf)
+    if not redux:
+        jobs = [without_redux(job) for job in jobs]
     result = asyncio.run(run_batch([server], jobs, out, timeout=600, log=log.append if log is not None else
                                    lambda m: None, warn=lambda m: None))
     if result.failed:
@@ -244,8 +272,11 @@ def test_workflow_runs_end_to_end(wid, server, tmp_path):
     files = _images(tmp_path, regions=spec.regions != "one")
     generation = not spec.edit
     params = {"width": GEN_SIZE[0], "height": GEN_SIZE[1]} if generation else {}
+    if spec.outpaint:
+        params = OUTPAINT
     out = tmp_path / "out"
-    jobs, saved = run_workflow(server, wid, files, out, seed=zlib.crc32(wid.encode()) % 10_000, **params)
+    jobs, saved = run_workflow(server, wid, files, out, seed=zlib.crc32(wid.encode()) % 10_000,
+                               redux=not spec.uses_redux, set=QUARTER_PANELS.get(wid, ()), **params)
     assert len(jobs) == 1 and saved == [out / f"{jobs[0].name}.png"]
     # The only graph rewrite: no T5-XXL among the fixtures (made per server, so not in the job's graph).
     assert json.loads(jobs[0].graph_json)["3"]["class_type"] == "DualCLIPLoader"
@@ -253,6 +284,15 @@ def test_workflow_runs_end_to_end(wid, server, tmp_path):
     assert np.isfinite(result).all()
     if generation:
         assert result.shape[:2] == (GEN_SIZE[1], GEN_SIZE[0])
+    elif spec.outpaint:
+        original = np.asarray(Image.open(files["edit_image"]).convert("RGB"))
+        height, width = original.shape[:2]
+        top, left = OUTPAINT["top"], OUTPAINT["left"]
+        assert result.shape == (height + top + OUTPAINT["bottom"], width + left + OUTPAINT["right"], 3)
+        assert (result[top:top + height, left:left + width] == original).all(), "original pixels changed"
+        new = np.ones(result.shape[:2], bool)
+        new[top:top + height, left:left + width] = False
+        assert (result[new] != 128).any(axis=-1).mean() > 0.5, "the new margins were not generated"
     else:
         original = np.asarray(Image.open(files["edit_image"]).convert("RGB"))
         assert result.shape == original.shape
@@ -321,6 +361,8 @@ def test_redux_workflows_validate_except_for_the_missing_redux_models(wid, serve
     assert client_graph.swap_text_encoder(graph, object_info["DualCLIPLoader"])
     with BlockingSession(server) as session:
         graph["8"]["inputs"]["image"] = session.upload_image(_png(REF_SIZE), "acepp_redux_reference.png")
+        if "9" in graph:  # the editing workflows' photo
+            graph["9"]["inputs"]["image"] = session.upload_image(_png(EDIT_SIZE), "acepp_redux_edit.png")
         with pytest.raises(ClientError) as err:
             session.post_prompt(graph)
     answer = err.value.details
@@ -337,3 +379,52 @@ def _png(size) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (90, 140, 200)).save(buf, "PNG")
     return buf.getvalue()
+
+
+# A photo large enough for every recipe's crop to take its panel's aspect (as the public code's crops do), so
+# the canvas is the one the model's own code diffuses (tools/recipe_sizes.py compares many more sizes).
+RECIPE_EDIT_SIZE, RECIPE_REF_SIZE = (512, 384), (300, 400)
+RECIPE_MASK_BOX = (200, 150, 280, 230)
+RECIPE_CANVAS = {"icedit": (1024, 384), "insert_anything": (1536, 768), "catvton": (1152, 768)}
+
+
+@pytest.mark.core("0.28.2", reason="full-size recipe canvases cost a minute each on the CPU; the oldest core runs "
+                                   "them at a quarter size (test_workflow_runs_end_to_end)")
+@pytest.mark.parametrize("wid", RECIPE_WORKFLOWS)
+def test_recipe_workflow_builds_its_models_canvas_and_stitches_exactly(wid, server, tmp_path):
+    """Each FLUX-Fill in-context recipe (ICEdit, Insert Anything, CatVTON-FLUX) through its bundled workflow: the
+    canvas node built the canvas the model's public code would (its size is on the canvas preview), and the photo
+    comes back at its own size, unchanged outside the mask and regenerated inside."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    spec = WORKFLOWS[wid]
+    assert set(RECIPE_CANVAS) == set(RECIPES)
+    paths = {"reference": tmp_path / "ref.png", "edit_image": tmp_path / "edit.png", "mask": tmp_path / "mask.png"}
+    ref = Image.new("RGB", RECIPE_REF_SIZE, (200, 120, 60))
+    ImageDraw.Draw(ref).ellipse((40, 60, 260, 340), fill=(240, 220, 180))
+    ref.save(paths["reference"])
+    edit = Image.new("RGB", RECIPE_EDIT_SIZE, (30, 110, 190))
+    for x in range(0, RECIPE_EDIT_SIZE[0], 7):
+        ImageDraw.Draw(edit).line((x, 0, x, RECIPE_EDIT_SIZE[1]), fill=(x % 255, 80, 40))
+    edit.save(paths["edit_image"])
+    mask = Image.new("L", RECIPE_EDIT_SIZE, 0)
+    ImageDraw.Draw(mask).rectangle((RECIPE_MASK_BOX[0], RECIPE_MASK_BOX[1], RECIPE_MASK_BOX[2] - 1,
+                                    RECIPE_MASK_BOX[3] - 1), fill=255)
+    mask.save(paths["mask"])
+    out, log = tmp_path / "out", []
+    jobs, saved = run_workflow(server, wid, paths, out, seed=zlib.crc32(wid.encode()) % 10_000, log=log,
+                               redux=not spec.uses_redux)
+
+    result = np.asarray(Image.open(saved[0]).convert("RGB"))
+    original = np.asarray(edit)
+    assert result.shape == original.shape
+    keep = np.asarray(mask) < 128
+    assert (result[keep] == original[keep]).all(), "pixels outside the mask changed"
+    assert (result[~keep] != original[~keep]).any(axis=-1).mean() > 0.5, "the masked area was not regenerated"
+    (pid,) = [line.split("queued as ")[1].split(" ")[0] for line in log if "queued as" in line]
+    with BlockingSession(server) as session:
+        canvas_preview = session.history(pid)["outputs"]["11"]["images"][0]
+        size = Image.open(io.BytesIO(session.view(canvas_preview))).size
+    assert size == RECIPE_CANVAS[spec.model], f"{wid}: canvas {size}"
+

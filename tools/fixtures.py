@@ -15,6 +15,12 @@ type="stable_diffusion")``:
     loras/comfyui_subject_lora16.safetensors      kohya layout, rank 16
     loras/comfyui_local_lora16.safetensors        kohya layout, rank 16
     loras/acepp_unmappable_lora.safetensors       the good keys (rank 4) plus keys the tiny model lacks
+    loras/icedit_normal_lora.safetensors          ICEdit's target set, diffusers/PEFT keys, x_embedder 384 inputs
+    loras/insert_anything_lora.safetensors        the same target set (Insert Anything), another rank
+    loras/catvton_flux_lora.safetensors           every Linear of the transformer (CatVTON-Flux), x_embedder 384
+    loras/icedit_normal_lora_kohya.safetensors    the ICEdit file converted to kohya keys (q/k/v merged)
+    loras/ic_lora_film_storyboard.safetensors     IC-LoRA: a FLUX.1-dev LoRA without x_embedder (maps onto Fill)
+    loras/flux_dev_img_in_lora.safetensors        a FLUX.1-dev LoRA whose x_embedder takes 64 inputs (wrong base)
     diffusion_models/<fill or fft>-fp8_e4m3fn / -fp8_scaled / -fp8_quantized.safetensors, and
     unet/<fill or fft>-Q8_0 / -Q4_K_S.gguf        the same weights in each form of MODEL_FORMS (below)
     unet/flux1-dev-Q4_K_S.gguf, unet/flux1-fill-dev-truncated.gguf     a GGUF of the wrong family, a cut one
@@ -46,6 +52,15 @@ key of the three good LoRAs maps (13 patches, 0 keys left over), on the Fill and
 The unmappable LoRA maps the same 13 modules and leaves exactly ``UNMAPPABLE_KEY_COUNT`` = 9 keys
 (the 3 tensors of each of the 3 modules in ``UNMAPPABLE_MODULES``) unloaded; ComfyUI reports each one
 as a ``lora key not loaded: <key>`` warning. :func:`expected_unmapped_keys` gives the exact set.
+
+Family LoRAs (:data:`FAMILY_LORA_FILES`): the LoRAs of the FLUX.1-Fill in-context family (ICEdit, Insert Anything,
+CatVTON-Flux) as their trainers save them, diffusers/PEFT keys ``transformer.<module>.lora_A.weight`` [rank, in]
+and ``.lora_B.weight`` [out, rank] without alphas, with their real module names and shapes on the tiny model's
+depth (:func:`family_lora_modules`); one of them converted to kohya keys the way sd-scripts does (q, k, v and
+proj_mlp merged: downs stacked, ups block-diagonal, alpha = the merged rank); and two FLUX.1-dev LoRAs: an IC-LoRA
+(no x_embedder, so its keys cannot tell it from a Fill LoRA) and one whose x_embedder takes 64 inputs. Every key of
+every family file maps onto the tiny Fill model (the 64-input x_embedder by name: its shape fails only when
+ComfyUI patches the weight).
 
 Idempotent: a stamp (hash of this file's source) in DIR makes a second run return in milliseconds;
 concurrent runs serialise on a lock file. Deterministic: the same source gives byte-identical files.
@@ -96,6 +111,33 @@ UNMAPPABLE_MODULES = (
 )
 LORA_KEYS_PER_MODULE = 3  # lora_down.weight, lora_up.weight, alpha
 UNMAPPABLE_KEY_COUNT = len(UNMAPPABLE_MODULES) * LORA_KEYS_PER_MODULE  # 9
+
+
+@dataclass(frozen=True)
+class FamilyLora:
+    """A fixture LoRA of the FLUX-Fill in-context family, or a FLUX.1-dev one that looks like it."""
+
+    targets: str  # which modules, see family_lora_modules: "edit", "blocks" or "every_linear"
+    rank: int
+    img_in: int | None  # in-features of x_embedder's lora_A; None: x_embedder not trained
+    made_for: str = "FLUX.1-Fill-dev"
+    kohya: bool = False  # kohya keys, converted from the PEFT file of the same targets, rank and img_in
+
+
+ICEDIT_LORA = "icedit_normal_lora.safetensors"
+INSERT_ANYTHING_LORA = "insert_anything_lora.safetensors"
+CATVTON_LORA = "catvton_flux_lora.safetensors"
+ICEDIT_KOHYA_LORA = "icedit_normal_lora_kohya.safetensors"
+IC_LORA = "ic_lora_film_storyboard.safetensors"
+DEV_IMG_IN_LORA = "flux_dev_img_in_lora.safetensors"
+FAMILY_LORA_FILES = {
+    ICEDIT_LORA: FamilyLora("edit", 8, FILL_IN),  # real: rank 32
+    INSERT_ANYTHING_LORA: FamilyLora("edit", 4, FILL_IN),  # real: rank 256
+    CATVTON_LORA: FamilyLora("every_linear", 8, FILL_IN),  # real: rank 128 (size arithmetic)
+    ICEDIT_KOHYA_LORA: FamilyLora("edit", 8, FILL_IN, kohya=True),  # = ICEDIT_LORA's tensors, kohya keys
+    IC_LORA: FamilyLora("blocks", 4, None, made_for="FLUX.1-dev"),  # real: rank 16
+    DEV_IMG_IN_LORA: FamilyLora("blocks", 4, 64, made_for="FLUX.1-dev"),
+}
 
 # ---------------------------------------------------------------- model forms
 # The Fill and FFT fixtures again in each form users run on 8-16 GB GPUs (see ModelForm), plus two bad files.
@@ -307,12 +349,116 @@ def lora_spec(rank: int, modules: list[str]) -> dict:
 
 def expected_unmapped_keys(lora_file: str) -> frozenset[str]:
     """Keys of a fixture LoRA that ComfyUI cannot map onto the tiny model ('lora key not loaded')."""
-    if lora_file in GOOD_LORAS:
+    if lora_file in GOOD_LORAS or lora_file in FAMILY_LORA_FILES:
         return frozenset()
     if lora_file == UNMAPPABLE_LORA:
         return frozenset(k for m in UNMAPPABLE_MODULES
                          for k in (f"{m}.lora_down.weight", f"{m}.lora_up.weight", f"{m}.alpha"))
     raise KeyError(f"not a fixture LoRA: {lora_file}")
+
+
+# diffusers module names of FLUX (block-relative for the blocks) -> (out, in) on the tiny model.
+DOUBLE_LINEARS = {
+    "norm1.linear": (6 * HIDDEN, HIDDEN), "norm1_context.linear": (6 * HIDDEN, HIDDEN),
+    "attn.to_q": (HIDDEN, HIDDEN), "attn.to_k": (HIDDEN, HIDDEN), "attn.to_v": (HIDDEN, HIDDEN),
+    "attn.to_out.0": (HIDDEN, HIDDEN),
+    "attn.add_q_proj": (HIDDEN, HIDDEN), "attn.add_k_proj": (HIDDEN, HIDDEN), "attn.add_v_proj": (HIDDEN, HIDDEN),
+    "attn.to_add_out": (HIDDEN, HIDDEN),
+    "ff.net.0.proj": (MLP, HIDDEN), "ff.net.2": (HIDDEN, MLP),
+    "ff_context.net.0.proj": (MLP, HIDDEN), "ff_context.net.2": (HIDDEN, MLP),
+}
+SINGLE_LINEARS = {
+    "norm.linear": (3 * HIDDEN, HIDDEN),
+    "attn.to_q": (HIDDEN, HIDDEN), "attn.to_k": (HIDDEN, HIDDEN), "attn.to_v": (HIDDEN, HIDDEN),
+    "proj_mlp": (MLP, HIDDEN), "proj_out": (HIDDEN, HIDDEN + MLP),
+}
+GLOBAL_LINEARS = {  # besides x_embedder, whose in-features are the LoRA's own (FamilyLora.img_in)
+    "context_embedder": (HIDDEN, CONTEXT_DIM),
+    "time_text_embed.timestep_embedder.linear_1": (HIDDEN, 256),
+    "time_text_embed.timestep_embedder.linear_2": (HIDDEN, HIDDEN),
+    "time_text_embed.guidance_embedder.linear_1": (HIDDEN, 256),
+    "time_text_embed.guidance_embedder.linear_2": (HIDDEN, HIDDEN),
+    "time_text_embed.text_embedder.linear_1": (HIDDEN, VEC_DIM),
+    "time_text_embed.text_embedder.linear_2": (HIDDEN, HIDDEN),
+    "norm_out.linear": (2 * HIDDEN, HIDDEN),
+    "proj_out": (4 * LATENT_CHANNELS, HIDDEN),
+}
+# ICEdit's (and Insert Anything's) PEFT target regex: no context stream in the double blocks.
+EDIT_DOUBLE = ("norm1.linear", "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "ff.net.2")
+
+
+def family_lora_modules(lora: FamilyLora, *, double_blocks: int = DOUBLE_BLOCKS,
+                        single_blocks: int = SINGLE_BLOCKS) -> dict[str, tuple[int, int]]:
+    """diffusers module name (no ``transformer.`` prefix) -> (out, in) of every Linear `lora` trains: "edit"
+    ICEdit's regex (6 per double block, 6 per single block), "blocks" every Linear of the blocks (IC-LoRA's 14 + 6),
+    "every_linear" every Linear of the transformer (CatVTON); x_embedder first when lora.img_in is set."""
+    mods: dict[str, tuple[int, int]] = {}
+    if lora.img_in is not None:
+        mods["x_embedder"] = (HIDDEN, lora.img_in)
+    if lora.targets == "every_linear":
+        mods.update(GLOBAL_LINEARS)
+    double = EDIT_DOUBLE if lora.targets == "edit" else tuple(DOUBLE_LINEARS)
+    for i in range(double_blocks):
+        mods.update({f"transformer_blocks.{i}.{m}": DOUBLE_LINEARS[m] for m in double})
+    for i in range(single_blocks):
+        mods.update({f"single_transformer_blocks.{i}.{m}": shape for m, shape in SINGLE_LINEARS.items()})
+    return mods
+
+
+def family_lora_spec(lora: FamilyLora) -> dict:
+    """The PEFT tensors of `lora` (kohya files are converted from these, see _kohya_from_peft)."""
+    s: dict = {}
+    for module, (out_f, in_f) in family_lora_modules(lora).items():
+        s[f"transformer.{module}.lora_A.weight"] = ((lora.rank, in_f), "normal")
+        s[f"transformer.{module}.lora_B.weight"] = ((out_f, lora.rank), "normal")
+    return s
+
+
+# kohya module (after lora_unet_) <- the diffusers modules merged into it, in ComfyUI's slice order.
+KOHYA_DOUBLE = {
+    "img_attn_qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
+    "txt_attn_qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
+    "img_attn_proj": ("attn.to_out.0",), "txt_attn_proj": ("attn.to_add_out",),
+    "img_mod_lin": ("norm1.linear",), "txt_mod_lin": ("norm1_context.linear",),
+    "img_mlp_0": ("ff.net.0.proj",), "img_mlp_2": ("ff.net.2",),
+    "txt_mlp_0": ("ff_context.net.0.proj",), "txt_mlp_2": ("ff_context.net.2",),
+}
+KOHYA_SINGLE = {
+    "linear1": ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"),
+    "linear2": ("proj_out",), "modulation_lin": ("norm.linear",),
+}
+
+
+def _kohya_from_peft(peft: dict) -> dict:
+    """A PEFT FLUX LoRA's tensors under kohya keys, as sd-scripts converts one: the parts of a merged layer stack
+    their downs and put their ups on a block diagonal, so the merged LoRA adds exactly what the parts add;
+    alpha = the merged rank (scale 1, as a PEFT file without alphas). Only the modules family fixtures use."""
+    import torch
+
+    groups = [("img_in", ("x_embedder",))]  # (kohya module, the diffusers modules merged into it)
+    for prefix, kohya, table, blocks in (("transformer_blocks", "double_blocks", KOHYA_DOUBLE, DOUBLE_BLOCKS),
+                                         ("single_transformer_blocks", "single_blocks", KOHYA_SINGLE, SINGLE_BLOCKS)):
+        for i in range(blocks):
+            groups += [(f"{kohya}_{i}_{name}", tuple(f"{prefix}.{i}.{p}" for p in parts))
+                       for name, parts in table.items()]
+    out, used = {}, set()
+    for kohya, parts in groups:
+        keys = [(f"transformer.{p}.lora_A.weight", f"transformer.{p}.lora_B.weight") for p in parts]
+        present = [all(k in peft for k in pair) for pair in keys]
+        if not any(present):
+            continue
+        if not all(present):
+            raise ValueError(f"kohya {kohya} needs all of {parts}")
+        downs = [peft[a] for a, _ in keys]
+        ups = [peft[b] for _, b in keys]
+        rank = sum(d.shape[0] for d in downs)
+        out[f"lora_unet_{kohya}.lora_down.weight"] = torch.cat(downs, 0)
+        out[f"lora_unet_{kohya}.lora_up.weight"] = torch.block_diag(*ups)
+        out[f"lora_unet_{kohya}.alpha"] = torch.tensor(float(rank), dtype=downs[0].dtype)
+        used.update(k for pair in keys for k in pair)
+    if used != set(peft):
+        raise ValueError(f"no kohya name for {sorted(set(peft) - used)}")
+    return out
 
 
 # ---------------------------------------------------------------- tensors
@@ -399,6 +545,13 @@ def _build(out: Path, log) -> dict:
         put(f"loras/{name}", _materialise(lora_spec(rank, lora_modules()), name, torch.bfloat16))
     bad = lora_spec(UNMAPPABLE_RANK, lora_modules() + list(UNMAPPABLE_MODULES))
     put(f"loras/{UNMAPPABLE_LORA}", _materialise(bad, UNMAPPABLE_LORA, torch.bfloat16))
+    for name, lora in FAMILY_LORA_FILES.items():
+        # the kohya file holds its PEFT twin's very tensors (same seeds: drawn under the PEFT file's name)
+        twin = next(n for n, other in FAMILY_LORA_FILES.items()
+                    if not other.kohya and (other.targets, other.rank, other.img_in) == (lora.targets, lora.rank,
+                                                                                           lora.img_in))
+        tensors = _materialise(family_lora_spec(lora), twin, torch.bfloat16)
+        put(f"loras/{name}", _kohya_from_peft(tensors) if lora.kohya else tensors)
     return sizes
 
 

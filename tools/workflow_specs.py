@@ -14,17 +14,22 @@ alpha of the edit image before upload) and ``params`` (prompt, seed, steps, ...)
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from aceplusplus.lcu.outpaint import Margins
 from aceplusplus.lcu.settings import DEFAULTS as _CANVAS, CanvasSettings
-from aceplusplus.nodes.catalog import ACE_LORAS as _ACE_LORA_FILES, MODEL_FILES as _MODEL_FILES
+from aceplusplus.nodes.catalog import LORAS as _LORA_FILES, MODEL_FILES as _MODEL_FILES
+from aceplusplus.nodes.recipes import RECIPES, Recipe
 
 MODEL_FILES = {k: f.properties_entry() for k, f in _MODEL_FILES.items()}
-ACE_LORAS = {k: f.properties_entry() for k, f in _ACE_LORA_FILES.items()}
+LORAS = {k: f.properties_entry() for k, f in _LORA_FILES.items()}
+# Files saved under another name than the repository's (nodes/catalog.py: ModelFile.renamed); the Note says so.
+RENAMED = frozenset(f.name for f in _MODEL_FILES.values() if f.renamed)
 
 # ---------------------------------------------------------------------------------------------------
 # Official ACE++ settings (ACE_PLUS_FACTS §1).
@@ -37,6 +42,7 @@ UNET, LORA, CLIP, VAE, PROMPT, NEGATIVE, GUIDE = "1", "2", "3", "4", "5", "6", "
 REF_IMAGE, EDIT_IMAGE, CONTROL, CANVAS, COND, SAMPLER_ID, DECODE, STITCH, SAVE = (
     "8", "9", "10", "11", "12", "13", "14", "15", "16")
 CLIP_VISION, VISION_ENCODE, STYLE_MODEL, STYLE_APPLY = "17", "18", "19", "20"
+OUTPAINT = "21"
 
 # The canvas widgets every workflow starts from: the node's own defaults (lcu/settings.py; a record's `canvas`
 # overrides some).
@@ -82,16 +88,23 @@ class Preset:
     tip: str
 
 
-# The canvas widgets a task preset sets (web/js: the preset menu); keep_pixels_rate only with keep_pixels, where
-# it means something.
-PRESET_CANVAS_WIDGETS = ("reference_sizing", "keep_pixels_rate", "crop_to_context")
+# The canvas widgets a task preset sets (web/js: the preset menu), each only where the preset's other values make
+# it mean something: {widget: (the widget it depends on, the values where it counts) or None for always}.
+PRESET_CANVAS_WIDGETS = MappingProxyType({
+    "token_budget": None, "reference_sizing": None, "keep_pixels_rate": ("reference_sizing", ("keep_pixels",)),
+    "crop_to_context": None, "context_margin": ("crop_to_context", (True,)), "panel_sizing": None,
+    "panel_width": ("panel_sizing", ("fixed_width", "square", "equal")), "panel_height": ("panel_sizing", ("equal",)),
+    "edit_style": None,
+})
 
 
 @dataclass(frozen=True)
 class Workflow:
-    """One bundled workflow. model: an ACE++ LoRA vertical (FLUX.1-Fill + that LoRA) or "fft" (the ACE++ FFT
+    """One bundled workflow. model: a LoRA vertical (FLUX.1-Fill + that LoRA: ACE++'s, or a recipe's of
+    nodes/recipes.py, whose canvas, guidance, steps and Redux then come from the recipe) or "fft" (the ACE++ FFT
     model); reference / edit: the sample input files (tools/samples.py draws them), none for no such input;
-    canvas: the canvas widgets that differ from CANVAS_DEFAULTS."""
+    canvas: the canvas widgets that differ from CANVAS_DEFAULTS (over the recipe's); outpaint: extend the edit
+    image by these margins first (ACE++ Extend Image)."""
     id: str
     title: str
     description: str
@@ -105,6 +118,29 @@ class Workflow:
     redux: bool = False  # FLUX.1 Redux adds the reference to the prompt
     canvas: Mapping = field(default_factory=lambda: MappingProxyType({}))
     preset: Preset | None = None
+    reference_mask: bool = False  # the reference's Load Image MASK isolates its object (ACE++ Canvas reference_mask)
+    outpaint: Margins | None = None
+
+    @property
+    def recipe(self) -> Recipe | None:
+        return RECIPES.get(self.model)
+
+    @property
+    def family(self) -> str:
+        """Whose settings the workflow runs: ACE++'s or the recipe's model's."""
+        return self.recipe.name if self.recipe else "ACE++"
+
+    @property
+    def guidance(self) -> float:
+        return self.recipe.guidance if self.recipe else GUIDANCE
+
+    @property
+    def steps(self) -> int:
+        return self.recipe.steps if self.recipe else STEPS
+
+    @property
+    def uses_redux(self) -> bool:
+        return self.redux or bool(self.recipe and self.recipe.redux)
 
     @property
     def card(self) -> str:
@@ -117,10 +153,11 @@ class Workflow:
 
     @cached_property
     def canvas_settings(self) -> dict:
-        unknown = set(self.canvas) - set(CANVAS_DEFAULTS)
+        recipe = self.recipe.canvas if self.recipe else {}
+        unknown = (set(self.canvas) | set(recipe)) - set(CANVAS_DEFAULTS)
         if unknown:
             raise ValueError(f"{self.id}: no canvas widget(s) {', '.join(sorted(unknown))}")
-        return {**CANVAS_DEFAULTS, **self.canvas}
+        return {**CANVAS_DEFAULTS, **recipe, **self.canvas}
 
     @property
     def regions(self) -> str:
@@ -136,10 +173,11 @@ class Workflow:
         nodes[VAE] = N("VAELoader", "Load the FLUX VAE", [MODEL_FILES["vae"]], vae_name=MODEL_FILES["vae"]["name"])
         nodes[PROMPT] = N("CLIPTextEncode", "Instruction (prompt)", text=self.prompt, clip=(CLIP, 0))
         nodes[NEGATIVE] = N("CLIPTextEncode", "Negative (unused at cfg 1)", text="", clip=(CLIP, 0))
-        nodes[GUIDE] = N("FluxGuidance", "FluxGuidance 50 (ACE++)", conditioning=(PROMPT, 0), guidance=GUIDANCE)
+        nodes[GUIDE] = N("FluxGuidance", f"FluxGuidance {self.guidance:g} ({self.family})",
+                         conditioning=(PROMPT, 0), guidance=self.guidance)
         nodes.update(self._canvas_nodes())
         positive = (GUIDE, 0)
-        if self.redux:
+        if self.uses_redux:
             nodes.update(_redux_nodes(positive))
             positive = (STYLE_APPLY, 0)
         sampling_model = (UNET, 0) if self.fft else (LORA, 0)
@@ -148,7 +186,7 @@ class Workflow:
                         model=sampling_model, positive=positive, negative=(NEGATIVE, 0), vae=(VAE, 0),
                         canvas=(CANVAS, 0), canvas_mask=(CANVAS, 1), repainting_scale=self.repainting,
                         noise_mask=False)
-        nodes.update(_sampling_nodes(sampling_model, vae=(VAE, 0)))
+        nodes.update(_sampling_nodes(sampling_model, vae=(VAE, 0), steps=self.steps, who=self.family))
         nodes[SAVE] = N("SaveImage", images=(STITCH, 0), filename_prefix=f"ACE++/{self.id}")
         return nodes
 
@@ -158,16 +196,25 @@ class Workflow:
                             unet_name=MODEL_FILES["fft"]["name"], weight_dtype="bf16")}
         return {UNET: N("UNETLoader", "Load FLUX.1-Fill-dev", [MODEL_FILES["fill"]],
                         unet_name=MODEL_FILES["fill"]["name"], weight_dtype="default"),
-                LORA: N("ACEPP_LoraLoader", f"ACE++ {self.model.replace('_', ' ')} LoRA", [ACE_LORAS[self.model]],
+                LORA: N("ACEPP_LoraLoader", f"{self.recipe.name} LoRA" if self.recipe
+                        else f"ACE++ {self.model.replace('_', ' ')} LoRA", [LORAS[self.model]],
                         model=(UNET, 0), vertical=self.model, lora_name="(released file for the vertical)",
                         strength=LORA_STRENGTH, on_mismatch="error")}
 
     def _canvas_nodes(self) -> dict[str, Node]:
         nodes, links = {}, {}
         if self.reference:
-            nodes[REF_IMAGE] = N("LoadImage", "Reference image", image=self.reference)
+            nodes[REF_IMAGE] = N("LoadImage", "Reference image (paint the object: right-click > Open in MaskEditor)"
+                                 if self.reference_mask else "Reference image", image=self.reference)
             links["reference"] = (REF_IMAGE, 0)
-        if self.edit:
+            if self.reference_mask:
+                links["reference_mask"] = (REF_IMAGE, 1)
+        if self.outpaint:
+            nodes[EDIT_IMAGE] = N("LoadImage", "Photo to extend", image=self.edit)
+            nodes[OUTPAINT] = N("ACEPP_Outpaint", "ACE++ Extend Image (outpaint)", image=(EDIT_IMAGE, 0),
+                                **dataclasses.asdict(self.outpaint))
+            links["edit_image"], links["mask"] = (OUTPAINT, 0), (OUTPAINT, 1)
+        elif self.edit:
             nodes[EDIT_IMAGE] = N("LoadImage", "Edit image (paint the mask: right-click > Open in MaskEditor)",
                                   image=self.edit)
             links["edit_image"] = (EDIT_IMAGE, 0)
@@ -186,9 +233,14 @@ class Workflow:
         images = {}
         if self.reference:
             images["reference"] = {"node": REF_IMAGE, "input": "image",
-                                   "help": f"the reference image ({REFERENCE_HELP[self.reference]})"}
+                                   "help": f"the reference image ({REFERENCE_HELP[self.reference]})" + (
+                                       "; an RGBA file's transparent area marks the object" if self.reference_mask
+                                       else "")}
         several = CanvasSettings(regions=self.regions).several_regions
-        if self.edit:
+        if self.outpaint:
+            images["edit_image"] = {"node": EDIT_IMAGE, "input": "image",
+                                    "help": "the photo to extend (the margins are the params left/top/right/bottom)"}
+        elif self.edit:
             images["edit_image"] = {"node": EDIT_IMAGE, "input": "image", "help": (
                 "the image to edit (an RGBA file's transparent areas are the mask: each separate area is one region)"
                 if several else "the image to edit (an RGBA file's transparent area is the mask)")}
@@ -208,6 +260,8 @@ class Workflow:
         if not self.edit:
             params["width"] = [CANVAS, "width"]
             params["height"] = [CANVAS, "height"]
+        if self.outpaint:
+            params.update({side: [OUTPAINT, side] for side in dataclasses.asdict(self.outpaint)})
         return params
 
     @cached_property
@@ -229,13 +283,14 @@ def _redux_nodes(positive: Link) -> dict[str, Node]:
     }
 
 
-def _sampling_nodes(model: Link | None = None, vae: Link | None = None) -> dict[str, Node]:
-    """KSampler at the official settings, VAE Decode and ACE++ Stitch (model and vae: none in the blueprint, where
-    they come from outside)."""
+def _sampling_nodes(model: Link | None = None, vae: Link | None = None, steps: int = STEPS,
+                    who: str = "ACE++") -> dict[str, Node]:
+    """KSampler at the official settings (`who`'s: a recipe's steps), VAE Decode and ACE++ Stitch (model and vae:
+    none in the blueprint, where they come from outside)."""
     sockets = lambda **links: {k: v for k, v in links.items() if v is not None}  # noqa: E731
     return {
-        SAMPLER_ID: N("KSampler", "KSampler (ACE++: 28 steps, cfg 1, euler/normal)", **sockets(model=model),
-                      seed=SEED, steps=STEPS, cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER,
+        SAMPLER_ID: N("KSampler", f"KSampler ({who}: {steps} steps, cfg 1, euler/normal)", **sockets(model=model),
+                      seed=SEED, steps=steps, cfg=CFG, sampler_name=SAMPLER, scheduler=SCHEDULER,
                       positive=(COND, 0), negative=(COND, 1), latent_image=(COND, 2), denoise=DENOISE),
         DECODE: N("VAEDecode", samples=(SAMPLER_ID, 0), **sockets(vae=vae)),
         STITCH: N("ACEPP_Stitch", "ACE++ Stitch Result (full size)", image=(DECODE, 0), layout=(CANVAS, 2),
@@ -268,7 +323,7 @@ def _note(w: Workflow) -> str:
     for entry in files:
         gated = " (gated: accept the licence on Hugging Face first)" if "black-forest-labs" in entry["url"] else ""
         lines.append(f"- models/{entry['directory']}/{entry['name']}{gated}")
-        lines.append(f"  {entry['url']}")
+        lines.append(f"  {entry['url']}" + (f" (save it as {entry['name']})" if entry["name"] in RENAMED else ""))
     lines += ["", "INPUTS (to try it at once: click 'Load ACE++ sample inputs' on the ACE++ Canvas node; it uploads "
                   "the small sample images this workflow names):"]
     if w.reference:
@@ -294,13 +349,28 @@ def _note(w: Workflow) -> str:
                   "regions) gives reference i to region i, regions ordered by their top edge, then their left edge.",
                   "- regions = mask_batch takes a batch of masks instead, each mask one region of the same photo; "
                   "regions = one edits a single target as the other ACE++ workflows do."]
-    lines += ["", "PROMPT (the 'Instruction (prompt)' node):", escape_dynamic_prompt(w.prompt)]
+    if w.outpaint:
+        lines += ["", "OUTPAINT (the 'ACE++ Extend Image' node): left, top, right and bottom are the pixels added on "
+                      "each side; only the new area is generated and every original pixel comes back unchanged. "
+                      "crop_to_context keeps the cost to the new margins plus context_margin px of the photo."]
+    if w.reference_mask:
+        lines += ["", "REFERENCE OBJECT: paint the object on the reference (right-click > Open in MaskEditor); the "
+                      "canvas puts it on white, cropped to its box with a margin. Without a mask the whole reference "
+                      "is used."]
+    lines += ["", "PROMPT (the 'Instruction (prompt)' node):", escape_dynamic_prompt(w.prompt) or "(empty)"]
+    if w.recipe and "{instruction}" in w.recipe.prompt_template:
+        fixed = w.recipe.prompt_template.split("{instruction}")[0]
+        lines.append(f"Keep the start '{fixed.strip()}' ({w.recipe.name} was trained on it); change only the words "
+                     "after it.")
     if "{image}" in w.prompt:
         lines.append("{image} means the edit image. Keep it written as \\{image\\}: the backslashes stop ComfyUI's "
                      "dynamic prompts from turning {image} into plain 'image' when you queue.")
     lines += ["", "SMALLER GPUs (the README's VRAM guide):"] + (SMALLER_GPU_FFT if w.fft else SMALLER_GPU_LORA)
-    lines += ["", f"Official ACE++ settings: {STEPS} steps, cfg {CFG:g}, {SAMPLER}/{SCHEDULER}, denoise {DENOISE:g}, "
-                  f"FluxGuidance {GUIDANCE:g}" + ("" if w.fft else f", LoRA strength {LORA_STRENGTH:g}")
+    if w.recipe:
+        lines += ["", f"ABOUT {w.recipe.name.upper()} ({w.recipe.source}): {w.recipe.what}. VRAM: {w.recipe.vram}."]
+        lines += [f"- {note}" for note in w.recipe.notes]
+    lines += ["", f"Official {w.family} settings: {w.steps} steps, cfg {CFG:g}, {SAMPLER}/{SCHEDULER}, denoise "
+                  f"{DENOISE:g}, FluxGuidance {w.guidance:g}" + ("" if w.fft else f", LoRA strength {LORA_STRENGTH:g}")
               + f", repainting_scale {w.repainting:g}. The result is saved under output/ACE++/{w.id}."]
     lines += ["", f"Headless (ComfyUI's HTTP API), with the Python that runs ComfyUI: python ComfyUI/custom_nodes/"
               f"<this pack's folder>/client run {w.id} "
@@ -409,6 +479,65 @@ WORKFLOWS: dict[str, Workflow] = {w.id: w for w in (
         "subject_generation_redux", "ACE++ Subject Generation + Redux",
         "Subject generation with FLUX.1 Redux adding the reference's look to the prompt (subject LoRA).",
         task="generation", model="subject", reference="acepp_logo.png", redux=True, prompt=_SUBJECT_PROMPT),
+    Workflow(
+        "subject_editing_redux", "ACE++ Subject Editing + Redux",
+        "Subject editing with FLUX.1 Redux adding the reference's look to the prompt, as the ACE++ authors advise "
+        "for identity (subject LoRA).",
+        task="editing", model="subject", reference="acepp_logo.png", edit="acepp_scene.png", redux=True,
+        prompt="The logo is printed on the headphones."),
+    Workflow(
+        "try_on_redux", "ACE++ Virtual Try-On + Redux",
+        "Virtual try-on with FLUX.1 Redux adding the garment's look to the prompt (subject LoRA).",
+        task="editing", model="subject", reference="acepp_garment.png", edit="acepp_person.png", redux=True,
+        prompt="The woman is wearing the garment from the reference image."),
+    Workflow(
+        "face_swap_redux", "ACE++ Face Swap + Redux",
+        "Face swap with FLUX.1 Redux adding the reference face's look to the prompt (portrait LoRA).",
+        task="editing", model="portrait", reference="acepp_face.png", edit="acepp_portrait.png", redux=True,
+        prompt="Maintain the facial features. The person in {image} has the face of the reference."),
+    Workflow(
+        "outpaint", "ACE++ Outpainting",
+        "Extends a photo by a chosen margin on each side and fills the new area (local-editing LoRA); every "
+        "original pixel comes back unchanged.",
+        task="editing", model="local_editing", edit="acepp_scene.png", outpaint=Margins(left=64, right=192),
+        canvas=MappingProxyType({"crop_to_context": True}),
+        prompt="{image} the room continues with a bookshelf and a window.",
+        preset=Preset("Outpainting", "Put ACE++ Extend Image between the photo and the canvas: it adds the margins "
+                                     "and their mask; crop_to_context keeps the cost to the new area.")),
+    Workflow(
+        "fft_outpaint", "ACE++ FFT Outpainting",
+        "Extends a photo by a chosen margin on each side and fills the new area with the ACE++ FFT model; every "
+        "original pixel comes back unchanged.",
+        task="editing", model="fft", edit="acepp_scene.png", outpaint=Margins(top=64, bottom=128),
+        canvas=MappingProxyType({**_KEEP_PIXELS, "crop_to_context": True}),
+        prompt="{image} extend the scene naturally."),
+    Workflow(
+        "icedit", "ICEdit Instruction Editing",
+        "Edits a photo by instruction with ICEdit: the photo on the left, its edited twin generated beside it at "
+        "512 px, stitched back at full size through the mask (ICEdit LoRA).",
+        task="editing", model="icedit", edit="acepp_scene.png",
+        prompt=RECIPES["icedit"].prompt("the headphones are bright red."),
+        preset=Preset("ICEdit instruction editing",
+                      "Blank-twin canvas at 512 px with the ICEdit LoRA (ACE++ LoRA Loader, vertical icedit). Keep "
+                      "the diptych sentence and change the words after 'but'.")),
+    Workflow(
+        "insert_anything", "Insert Anything (object insertion)",
+        "Inserts the object painted on the reference into the masked area of a photo with Insert Anything: 768 px "
+        "squares, the object on white, Redux of the reference, no prompt (Insert Anything LoRA).",
+        task="editing", model="insert_anything", reference="acepp_logo.png", edit="acepp_scene.png",
+        reference_mask=True, prompt="",
+        preset=Preset("Insert Anything insertion",
+                      "768 px square panels; paint the object on the reference (reference_mask) and the place on the "
+                      "photo; Redux of the reference, empty prompt (Insert Anything LoRA, vertical insert_anything).")),
+    Workflow(
+        "catvton_try_on", "CatVTON-FLUX Virtual Try-On",
+        "Dresses the person in the garment with CatVTON-FLUX: equal 576x768 panels, garment left, the person's crop "
+        "widened to 3:4 on the right (CatVTON-FLUX LoRA).",
+        task="editing", model="catvton", reference="acepp_garment.png", edit="acepp_person.png",
+        prompt=RECIPES["catvton"].prompt(),
+        preset=Preset("CatVTON-FLUX try-on",
+                      "Equal 576x768 panels with the CatVTON-FLUX LoRA (vertical catvton); garment as reference, the "
+                      "person with the clothing masked; keep its fixed prompt.")),
 )}
 
 
@@ -424,8 +553,9 @@ def presets() -> dict:
     for w in WORKFLOWS.values():
         if w.preset is None:
             continue
-        canvas = {name: w.canvas_settings[name] for name in PRESET_CANVAS_WIDGETS
-                  if name != "keep_pixels_rate" or w.canvas_settings["reference_sizing"] == "keep_pixels"}
+        settings = w.canvas_settings
+        canvas = {name: settings[name] for name, when in PRESET_CANVAS_WIDGETS.items()
+                  if when is None or settings[when[0]] in when[1]}
         entries.append({"id": w.id, "label": w.preset.label, "workflow": w.id, "card": w.card, "model": w.model,
                         "repainting_scale": w.repainting, "canvas": canvas, "tip": w.preset.tip})
     return {"about": "Generated by tools/workflows.py build from tools/workflow_specs.py (edit the recipes there). "

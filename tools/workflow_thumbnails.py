@@ -32,14 +32,27 @@ def draw_thumbnail(workflow: Workflow):
     font_title, font, font_small = (ImageFont.load_default(size=n) for n in (22, 14, 12))
     d.rectangle((0, 0, W, 44), fill=(52, 60, 84))
     d.text((margin, 10), workflow.title, font=font_title, fill=(255, 255, 255))
-    badge = "ACE++ FFT model" if workflow.model == "fft" else f"FLUX.1 Fill + {workflow.model.replace('_', ' ')} LoRA"
-    d.text((margin, H - 24), badge + (" + Redux" if workflow.redux else ""), font=font_small, fill=dim)
+    lora = workflow.recipe.name if workflow.recipe else workflow.model.replace("_", " ")
+    badge = "ACE++ FFT model" if workflow.model == "fft" else f"FLUX.1 Fill + {lora} LoRA"
+    d.text((margin, H - 24), badge + (" + Redux" if workflow.uses_redux else ""), font=font_small, fill=dim)
 
     drawers = samples.SAMPLES
     panels: list[tuple[Image.Image, str]] = []  # (picture, caption); joined by "+" then "->" before the last
     if workflow.reference:
         panels.append((drawers[workflow.reference](0.5).convert("RGB"), "reference"))
-    if workflow.edit:
+    if workflow.outpaint:
+        photo = drawers[workflow.edit](0.5).convert("RGB")
+        m = workflow.outpaint
+        size = (photo.width + (m.left + m.right) // 2, photo.height + (m.top + m.bottom) // 2)
+        extended = Image.new("RGB", size, (128, 128, 128))
+        extended.paste(photo, (m.left // 2, m.top // 2))
+        result = extended.copy()
+        rd = ImageDraw.Draw(result)
+        for i in range(-size[1], size[0], 14):  # the new margins hatched, the photo itself untouched
+            rd.line((i, size[1], i + size[1], 0), fill=gold, width=4)
+        result.paste(photo, (m.left // 2, m.top // 2))
+        panels += [(photo, "photo"), (extended, "+ margins (mask)"), (result, "result, photo untouched")]
+    elif workflow.edit:
         rgba = drawers[workflow.edit](0.5)
         rgb = rgba.convert("RGB")  # RGB and alpha apart: PIL premultiplies RGBA when resizing
         masked = rgba.getchannel("A").point(lambda a: 255 if a < 128 else 0)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from aceplusplus.lcu.lora import SHOWN_KEYS, LoraCoverage, lora_coverage, lora_module_of
+from aceplusplus.lcu.lora import (BASE_BY_IMG_IN, FILL_BASE, SHOWN_KEYS, LoraCoverage, lora_base_model,
+                                  lora_coverage, lora_module_of)
 
 # Shaped as comfy.lora.model_lora_keys_unet builds it for FLUX: both naming schemes point at one model weight.
 KEY_MAP = {
@@ -68,3 +69,45 @@ def test_targets_the_model_lacks_make_it_incomplete():
 def test_degenerate_files(keys):
     coverage = lora_coverage(keys, KEY_MAP)
     assert coverage.total_keys == len(keys) and coverage.complete == (not keys)
+
+
+# A few block tensors every FLUX LoRA may have: FLUX.1-dev and FLUX.1-Fill-dev share these shapes.
+BLOCKS = {"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": (16, 3072),
+          "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": (3072, 16),
+          "transformer.single_transformer_blocks.0.proj_out.lora_A.weight": (16, 15360)}
+
+
+@pytest.mark.parametrize("down_key", [
+    "transformer.x_embedder.lora_A.weight",  # diffusers / PEFT (ICEdit, Insert Anything, CatVTON, ai-toolkit)
+    "x_embedder.lora_A.weight",
+    "base_model.model.x_embedder.lora_A.default.weight",
+    "diffusion_model.img_in.lora_A.weight",  # ComfyUI
+    "img_in.lora_A.weight",  # BFL
+    "lora_unet_img_in.lora_down.weight",  # kohya
+    "lora_transformer_x_embedder.lora_down.weight",  # OneTrainer
+])
+@pytest.mark.parametrize("in_features, base", [(64, "FLUX.1-dev or FLUX.1-schnell"), (384, FILL_BASE),
+                                               (448, "the ACE++ FFT model")])
+def test_the_input_embedding_names_the_base(down_key, in_features, base):
+    assert lora_base_model({**BLOCKS, down_key: (8, in_features)}) == base == BASE_BY_IMG_IN[in_features]
+
+
+def test_an_unknown_input_width_is_named_by_its_count():
+    assert lora_base_model({"transformer.x_embedder.lora_A.weight": [4, 96]}) == \
+        "a FLUX model with 96 input features"
+
+
+def test_without_an_input_embedding_the_keys_cannot_tell_the_base():
+    """An IC-LoRA (FLUX.1-dev) trains only the blocks, whose shapes FLUX.1-dev and Fill share: nothing to read."""
+    context = {"transformer.transformer_blocks.0.attn.add_q_proj.lora_A.weight": (16, 3072),
+               "transformer.transformer_blocks.0.ff_context.net.2.lora_A.weight": (16, 12288)}
+    assert lora_base_model({**BLOCKS, **context}) is None
+    assert lora_base_model({}) is None
+
+
+def test_only_the_input_embedding_down_matrix_counts():
+    """Its up matrix ([3072, rank]), a ControlNet's x_embedder and other layers named alike say nothing."""
+    assert lora_base_model({"transformer.x_embedder.lora_B.weight": (3072, 64),
+                            "transformer.controlnet_x_embedder.lora_A.weight": (8, 64),
+                            "lora_unet_double_blocks_0_img_in_x.lora_down.weight": (8, 64),
+                            "lora_unet_img_in.alpha": ()}) is None

@@ -8,11 +8,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aceplusplus.lcu.canvas import build_canvas
+from aceplusplus.lcu.canvas import EDIT_STYLES, build_canvas
 from aceplusplus.lcu.errors import AcePlusError
 from aceplusplus.lcu.layout import Rect
 from aceplusplus.lcu.preview import UNKNOWN, MaskSketch, plan_layout
-from aceplusplus.lcu.sizing import REFERENCE_SIZINGS, centre_crop_aspect, centre_crop_hw
+from aceplusplus.lcu.sizing import PANEL_SIZINGS, REFERENCE_SIZINGS, centre_crop_aspect, centre_crop_hw
 
 # Mostly sizes a canvas can be built from; now and then an extreme one (errors must agree too).
 SIDES = st.one_of(st.integers(48, 360), st.integers(48, 360), st.integers(48, 360), st.integers(4, 360))
@@ -62,7 +62,21 @@ def cases(draw):
         context_margin=draw(st.integers(0, 200)) if crop else None,
         reference_share=draw(st.sampled_from([0.05, 0.3, 0.5, 0.5, 1.0, 1.0, 1.0])),
         resampling=draw(st.sampled_from(["antialiased", "nearest-exact"])),
+        panel_sizing=draw(st.sampled_from(PANEL_SIZINGS + ("token_budget",) * 3)),
+        panel_size=(draw(st.sampled_from([16, 64, 128, 512, 768])), draw(st.sampled_from([16, 48, 256, 768]))),
+        edit_style=draw(st.sampled_from(EDIT_STYLES + ("in_place",))),
     )
+    reference_mask = None
+    if refs and draw(st.integers(0, 3)) == 0:  # the object of reference 1: a box, nothing, or another size
+        rh, rw = refs[0]
+        reference_mask = torch.zeros(1, rh, rw)
+        kind = draw(st.sampled_from(["box", "box", "empty", "other_size"]))
+        if kind == "box":
+            y0, x0 = draw(st.integers(0, rh - 1)), draw(st.integers(0, rw - 1))
+            reference_mask[:, y0:y0 + draw(st.integers(1, rh)), x0:x0 + draw(st.integers(1, rw))] = 1.0
+        elif kind == "other_size":
+            reference_mask = torch.ones(1, rh + 1, rw)
+    widgets["reference_mask"] = reference_mask
     return refs, edit, mask, target, widgets
 
 
@@ -81,6 +95,8 @@ def test_preview_is_the_layout_build_canvas_makes(case):
     edit_image = None if edit is None else torch.rand(1, *edit, 3)
     built, built_error = _outcome(lambda: build_canvas(images, edit_image, mask, target_size=target, **widgets))
     sketch = None if mask is None else _sketch(mask)
+    reference_mask = widgets.pop("reference_mask")
+    widgets["reference_mask"] = None if reference_mask is None else _sketch(reference_mask)
     plan, plan_error = _outcome(lambda: plan_layout(refs, edit, sketch, target, **widgets))
     if plan is not None and plan["status"] == "unknown":
         # Only a mask resized at run leaves the preview without the box it needs.

@@ -27,13 +27,15 @@ RELEASED_INPUTS = {
     "ACEPP_CanvasBuilder": ["reference", "more_references", "edit_image", "mask", "width", "height", "token_budget",
                             "reference_sizing", "keep_pixels_rate", "crop_to_context", "context_margin",
                             "reference_share", "resampling", "regions", "merge_distance", "min_region_area",
-                            "max_regions"],
+                            "max_regions", "panel_sizing", "panel_width", "panel_height", "edit_style",
+                            "reference_mask"],
     "ACEPP_ControlMap": ["image", "mask", "kind", "control_image", "mosaic_cell", "canny_low", "canny_high"],
     "ACEPP_FillConditioning": ["model", "positive", "negative", "vae", "canvas", "canvas_mask", "repainting_scale",
                                "noise_mask"],
     "ACEPP_FFTConditioning": ["model", "positive", "negative", "vae", "canvas", "canvas_mask", "repainting_scale",
                               "noise_mask"],
     "ACEPP_Stitch": ["image", "layout", "grow", "feather", "color_match"],
+    "ACEPP_Outpaint": ["image", "left", "top", "right", "bottom"],
 }
 # What users type for this pack; each node is found by these (its own aliases come on top).
 PACK_ALIASES = {"ACE Plus", "ACE++", "LCU"}
@@ -110,11 +112,12 @@ def test_the_advanced_inputs_are_rarely_changed_widgets(comfy, pack):
         "ACEPP_FFTLoader": (),
         "ACEPP_AddReference": (),
         "ACEPP_CanvasBuilder": ("keep_pixels_rate", "reference_share", "resampling", "merge_distance",
-                                "min_region_area", "max_regions"),
+                                "min_region_area", "max_regions", "panel_width", "panel_height"),
         "ACEPP_ControlMap": ("mosaic_cell", "canny_low", "canny_high"),
         "ACEPP_FillConditioning": ("noise_mask",),
         "ACEPP_FFTConditioning": ("noise_mask",),
         "ACEPP_Stitch": (),
+        "ACEPP_Outpaint": (),
     }
     for node_id, names in pack.schema.ADVANCED.items():
         info = node_info(comfy, node_id)

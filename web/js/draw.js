@@ -36,7 +36,7 @@ function drawCanvas(result) {
                          "stroke-width": stroke }, svg);
     svgElement("rect", { x: c.x, y: c.y, width: c.w, height: c.h, fill: "#3f6fa8", "data-acepp": MARK.reference },
       svg);
-    label(svg, p.x + font / 3, font / 3, `ref ${i + 1}`, font);
+    label(svg, p.x + font / 3, font / 3, ref.twin ? "source" : `ref ${i + 1}`, font);
   });
   const t = result.target.panel;
   svgElement("rect", { x: t.x, y: t.y, width: t.w, height: t.h, fill: result.target.new_image ? "#808080" : "#4d7a4d",
@@ -88,8 +88,10 @@ function describe(text, result) {
   result.references.forEach((ref, i) => {
     const to = ref.cropped_to;
     const crop = to ? ` (centre-cropped to ${times(to.width, to.height)})` : "";
-    line(text, `Reference ${i + 1}: ${times(ref.width, ref.height)}${crop} → ${times(ref.content.w, ref.content.h)}`);
+    const what = ref.twin ? "Source (blank twin: the target beside it is generated whole)" : `Reference ${i + 1}`;
+    line(text, `${what}: ${times(ref.width, ref.height)}${crop} → ${times(ref.content.w, ref.content.h)}`);
   });
+  if (result.panel_sizing !== "token_budget") line(text, `Panels: ${result.panel_sizing.replace("_", " ")}`);
   if (result.request.mask === "unknown") line(text, "Mask: unknown until run (not from a Load Image node)");
   for (const warning of result.warnings) line(text, `⚠ ${warning}`, "#f5a623");
 }

@@ -59,15 +59,17 @@ export function gather(node, widgetNames) {
   if (first) references.push(first);
   referencesFrom(origin(node, "more_references"), references);
   const edit = imageFrom(origin(node, "edit_image"), "edit_image");
-  const maskLink = origin(node, "mask");
-  let mask = null;
-  if (maskLink) {
-    const [from, slot] = maskLink;
-    mask = typeOf(from) === "LoadImage" && slot === 1
-      ? (fileOf(from) ? { file: fileOf(from), node: from.id } : { unknown: `mask: no file chosen in ${title(from)}` })
-      : { unknown: `the mask comes from ${title(from)}` };
-  }
-  return { widgets, references, edit, mask, unknown };
+  return { widgets, references, edit, mask: maskFrom(node, "mask"), referenceMask: maskFrom(node, "reference_mask"),
+    unknown };
+}
+
+/** Where a MASK input comes from: a Load Image node's file (its alpha), or unknown until the graph runs. */
+function maskFrom(node, input) {
+  const link = origin(node, input);
+  if (!link) return null;
+  const [from, slot] = link;
+  if (typeOf(from) !== "LoadImage" || slot !== 1) return { unknown: `the ${input} comes from ${title(from)}` };
+  return fileOf(from) ? { file: fileOf(from), node: from.id } : { unknown: `${input}: no file chosen in ${title(from)}` };
 }
 
 // ------------------------------------------------------------------------------------------ the files' sizes
@@ -148,13 +150,17 @@ export async function measure(known) {
     const { width, height } = await read(source, what, false);
     return { width, height };
   };
-  const request = { widgets: known.widgets, references: [], edit_image: null, mask: null };
+  const request = { widgets: known.widgets, references: [], edit_image: null, mask: null, reference_mask: null };
+  const sketch = async (source, what) => {
+    if (source?.unknown) return "unknown";
+    if (!source) return null;
+    const { width, height, box } = await read(source, what, true);
+    return { width, height, box };
+  };
   try {
-    if (known.mask?.unknown) request.mask = "unknown";
-    else if (known.mask) { // first: the edit image is usually the same file, decoded once
-      const { width, height, box } = await read(known.mask, "mask", true);
-      request.mask = { width, height, box };
-    }
+    // Masks first: the image is usually the same file, decoded once.
+    request.mask = await sketch(known.mask, "mask");
+    request.reference_mask = await sketch(known.referenceMask, "reference_mask");
     request.references = await Promise.all(known.references.map((r, i) => size(r, `reference ${i + 1}`)));
     if (known.edit) request.edit_image = await size(known.edit, "edit_image");
   } catch (err) {
