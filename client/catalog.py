@@ -13,8 +13,12 @@ from .errors import EXIT_WORKFLOW, ClientError
 PACK_ROOT = Path(__file__).resolve().parent.parent
 API_DIR = PACK_ROOT / "workflows" / "api"
 INDEX = API_DIR / "index.json"
+# The outpainting workflows' margins (ACE++ Extend Image, lcu/outpaint.py SIDES; the client imports nothing of the
+# pack's torch code), in px.
+MARGINS = ("left", "top", "right", "bottom")
 PARAM_FLAGS = {"prompt": "--prompt TEXT", "seed": "--seed N (repeat for a batch)", "steps": "--steps N",
-               "lora_strength": "--lora-strength X", "width": "--width W", "height": "--height H"}
+               "lora_strength": "--lora-strength X", "width": "--width W", "height": "--height H",
+               **{side: f"--{side} PX" for side in MARGINS}}
 
 
 @dataclass(frozen=True)

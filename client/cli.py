@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lora-strength", dest="lora_strength", type=float, help="LoRA strength (ACE++: 1.0)")
     run.add_argument("--width", type=int, help="generation workflows: width of the new image")
     run.add_argument("--height", type=int, help="generation workflows: height of the new image")
+    for side in catalog.MARGINS:
+        run.add_argument(f"--{side}", type=int, help=f"outpainting workflows: pixels added on the {side}")
     run.add_argument("--set", action="append", default=[], metavar="NODE.INPUT=VALUE", help="set any widget")
     run.add_argument("--gguf", metavar="FILE.gguf", help="load the model from this GGUF file (models/unet) with "
                      "ComfyUI-GGUF's Unet Loader (GGUF); the server needs ComfyUI-GGUF installed")
@@ -177,7 +179,7 @@ def command_run(args) -> int:
         raise ClientError(EXIT_USAGE, f"--timeout {args.timeout}: give a number of seconds above 0")
     sets = [read_input_set(Path(p), workflow) for p in args.input_set]
     files = {k: Path(v).expanduser() for k, v in parse_assignments(args.input, "--input").items()}
-    values = {k: getattr(args, k) for k in ("prompt", "steps", "lora_strength", "width", "height")}
+    values = {k: getattr(args, k) for k in ("prompt", "steps", "lora_strength", "width", "height", *catalog.MARGINS)}
     jobs = build_jobs(workflow, files=files, values=values, seeds=args.seed, sets=sets,
                       overrides=parse_assignments(args.set, "--set"), gguf=args.gguf)
     prepare_out(args.out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .catalog import Workflow
+from .catalog import MARGINS, Workflow
 from .errors import EXIT_INPUT, ClientError
 from .graph import apply_set, use_gguf_model
 from .images import prepare_images
@@ -96,7 +96,8 @@ def read_input_set(path: Path, workflow: Workflow) -> InputSet:
 
 
 KINDS = {"prompt": (str, "a string"), "seed": (int, "an integer"), "steps": (int, "an integer"),
-         "width": (int, "an integer"), "height": (int, "an integer"), "lora_strength": ((int, float), "a number")}
+         "width": (int, "an integer"), "height": (int, "an integer"), "lora_strength": ((int, float), "a number"),
+         **{side: (int, "an integer") for side in MARGINS}}
 
 
 def check_value(key: str, value, where: str):

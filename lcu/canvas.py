@@ -164,9 +164,10 @@ def check_edit_style(edit_style: str, editing: bool, regions: str) -> bool:
         raise AcePlusError(f"edit_style {edit_style} edits an image, but no edit image is connected; connect "
                            f"edit_image, or {set_to(edit_style=DEFAULT_EDIT_STYLE)}.")
     if regions != DEFAULT_REGION_MODE:
+        in_place = set_to(edit_style=DEFAULT_EDIT_STYLE)
         raise AcePlusError(f"edit_style {edit_style} makes one twin of one image, but regions is {regions} (several "
-                           f"regions); {set_to(regions=DEFAULT_REGION_MODE)}, or {set_to(edit_style=DEFAULT_EDIT_STYLE)}"
-                           " to edit each region in place.")
+                           f"regions); {set_to(regions=DEFAULT_REGION_MODE)}, or {in_place} to edit each region in "
+                           "place.")
     return True
 
 
@@ -308,7 +309,8 @@ def build_canvas(
 
 
 def _split(edit: torch.Tensor, mask: Optional[torch.Tensor], mode: str, margin: int, merge_distance: int,
-           min_area: int, max_regions: int, aspect: Optional[float]) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...], tuple[Rect, ...]]:
+           min_area: int, max_regions: int,
+           aspect: Optional[float]) -> tuple[tuple[Rect, ...], tuple[torch.Tensor, ...], tuple[Rect, ...]]:
     """(crops, region masks, the regions' mask boxes) of several regions of one photo: each region's context,
     widened to one aspect."""
     if edit.shape[0] != 1:

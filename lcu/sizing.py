@@ -223,7 +223,8 @@ def share_too_small(share: float, th: int, tw: int, reference_hws, extents, toke
            f"{TOKEN_PX} px token;")
     candidate = on_grid(max(share, MIN_REFERENCE_SHARE), MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
     while candidate < 1.0:
-        if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate, twin)) >= TOKEN_PX:
+        plan = _layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, candidate, twin)
+        if _narrowest(plan) >= TOKEN_PX:
             return f"{why} {set_to(reference_share=candidate)} (or more; 1 = no limit)."
         candidate = on_grid(candidate + REFERENCE_SHARE_STEP / 2, MIN_REFERENCE_SHARE, REFERENCE_SHARE_STEP)
     if _narrowest(_layout(th, tw, reference_hws, extents, token_budget, sizing, keep_rate, 1.0, twin)) >= TOKEN_PX:

@@ -19,7 +19,7 @@ import folder_paths
 
 from ..lcu.errors import AcePlusError
 from ..lcu.fixes import set_to
-from ..lcu.lora import LoraCoverage, lora_coverage
+from ..lcu.lora import FILL_BASE, LoraCoverage, lora_base_model, lora_coverage
 from .catalog import LORAS, MODEL_FILES, ModelFile
 from .families import (ModelFamily, family_problem, guard_conditioning, model_family, require_family, serves,
                        swap_hint)
@@ -129,8 +129,9 @@ class LoraLoader(io.ComfyNode):
                 io.Float.Input("strength", default=1.0, min=-4.0, max=4.0, step=0.05,
                                tooltip="LoRA strength; ACE++ is trained and evaluated at 1.0."),
                 io.Combo.Input("on_mismatch", options=["error", "warn"], default="error",
-                               tooltip="What to do when LoRA tensors do not map onto the model: stop with an "
-                                       "error, or go on and show the warning on this node."),
+                               tooltip="What to do when LoRA tensors do not map onto the model, or its input layer "
+                                       "was trained on another base (FLUX.1-dev): stop with an error, or go on and "
+                                       "show the warning on this node."),
             ],
             outputs=[
                 io.Model.Output(display_name="model",
@@ -160,7 +161,6 @@ class LoraLoader(io.ComfyNode):
                                f"{display_name(cls)} and {swap_hint(ModelFamily.FFT)}, or load "
                                f"{MODEL_FILES['fill'].name} to use this LoRA.")
         require_family(model, ModelFamily.FILL, cls)
-        from ..lcu.lora import FILL_BASE, lora_base_model
         lora_sd = load_state_dict(path)
         # A LoRA whose input layer is another base's maps by name and ComfyUI would only log a shape error for it
         # when sampling starts: said here instead, from the shapes (a LoRA without img_in cannot be told apart).

@@ -78,6 +78,29 @@ def test_good_requests_answer_the_nodes_own_plan(live_server):
     assert status == 200 and placeholder["status"] == "ok", placeholder
 
 
+def test_the_family_sizings_and_the_reference_mask_reach_the_plan(live_server):
+    """Insert Anything's recipe: square panels, the crop widened to a square, reference 1 cropped to its object."""
+    base = live_server.base_url
+    reference_mask = {"width": 768, "height": 768, "box": {"x": 100, "y": 200, "w": 300, "h": 400}}
+    status, plan = post(base, body(w_panel_sizing="square", w_panel_width=768, w_crop_to_context=True,
+                                   w_token_budget=4608, reference_mask=reference_mask))
+    assert status == 200 and plan["status"] == "ok", plan
+    assert plan["canvas"] == {"width": 1536, "height": 768} and plan["panel_sizing"] == "square"
+    region = plan["target"]["region"]
+    assert region["w"] == region["h"], region
+    assert plan["references"][0]["content"]["h"] == 768  # 360x520 (the box + 15 %), fitted in its square
+    assert plan == json.loads(json.dumps(plan_layout(
+        [(768, 768)], (3000, 4000), MaskSketch(3000, 4000, Rect(1000, 1000, 600, 400)), token_budget=4608,
+        context_margin=128, panel_sizing="square", panel_size=(768, 768),
+        reference_mask=MaskSketch(768, 768, Rect(100, 200, 300, 400)))))
+    # The node's own message for a reference mask of another size, and for a twin without an edit image.
+    status, answer = post(base, body(reference_mask={**reference_mask, "width": 700}))
+    assert status == 400 and "paint the mask on the reference itself" in answer["error"], answer
+    status, answer = post(base, {"widgets": {**WIDGETS, "edit_style": "blank_twin"},
+                                 "references": [{"width": 100, "height": 100}]})
+    assert status == 400 and answer["error"].endswith("set edit_style to in_place."), answer
+
+
 def test_route_limits_are_the_schema_limits(live_server):
     """For every number widget: its schema max is planned, max + 1 is refused naming the range."""
     info = live_server.session.object_info()[NODE]["input"]

@@ -185,9 +185,10 @@ def check_display_only(fe, workflow: dict) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- no browser
-# The tasks of the preset menu (issue 12): one preset each, named after the bundled workflow that is its recipe.
+# The tasks of the preset menu (issue 12, and the FLUX-Fill family of issue 19): one preset each, named after the
+# bundled workflow that is its recipe.
 TASKS = ("portrait_generation", "subject_generation", "subject_editing", "try_on", "face_swap", "local_editing",
-         "local_editing_control", "fft_editing")
+         "local_editing_control", "fft_editing", "outpaint", "icedit", "insert_anything", "catvton_try_on")
 
 
 def test_presets_are_the_bundled_workflows_recipes():

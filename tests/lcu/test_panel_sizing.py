@@ -165,3 +165,21 @@ def test_an_isolated_reference_is_padded_white_in_its_panel():
     panel, content = canvas.layout.reference_panels[0], canvas.layout.reference_content[0]
     assert content.w < panel.w
     assert bool((canvas.image[0, :, :content.x] == WHITE).all())
+
+
+def test_several_regions_take_the_square_panels_and_stitch_exactly():
+    torch.manual_seed(1)
+    edit = torch.rand(1, 160, 400, 3)
+    mask = torch.zeros(1, 160, 400)
+    mask[:, 20:50, 20:60] = 1
+    mask[:, 90:140, 300:330] = 1
+    canvas = build_canvas(references=[torch.rand(1, 80, 60, 3)], edit_image=edit, mask=mask, context_margin=16,
+                          regions="connected_components", panel_sizing="square", panel_size=(128, 128))
+    layout = canvas.layout
+    assert_grid(layout)
+    assert len(layout.target_regions) == 2 and canvas.image.shape[0] == 2
+    assert all(abs(r.w - r.h) <= 1 for r in layout.target_regions)  # widened to the square panels
+    assert (layout.target_panel.w, layout.canvas_height) == (128, 128)
+    result, _ = stitch(torch.rand(2, layout.canvas_height, layout.canvas_width, 3), layout)
+    keep = mask[0] < 0.5
+    assert result.shape == edit.shape and bool((result[0][keep] == edit[0][keep]).all())
