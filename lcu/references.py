@@ -13,8 +13,9 @@ from .layout import Rect
 from .masks import is_placeholder, is_placeholder_size
 
 WHITE = 1.0
-# The box is grown by this share of its own width and height on each side (clamped to the reference).
-REFERENCE_MASK_MARGIN = 0.1
+# The box is grown by this share of its own width and height on each side (clamped to the reference): Insert
+# Anything's expand ratio 1.3 (utils/utils.py expand_image_mask), 15 % each side.
+REFERENCE_MASK_MARGIN = 0.15
 
 
 def isolated_box(box: Rect, height: int, width: int, margin: float = REFERENCE_MASK_MARGIN) -> Rect:

@@ -88,7 +88,7 @@ def test_the_family_sizings_and_the_reference_mask_reach_the_plan(live_server):
     assert plan["canvas"] == {"width": 1536, "height": 768} and plan["panel_sizing"] == "square"
     region = plan["target"]["region"]
     assert region["w"] == region["h"], region
-    assert plan["references"][0]["content"]["h"] == 768  # 360x520 (the box + 15 %), fitted in its square
+    assert plan["references"][0]["content"]["h"] == 768  # 390x520 (the box + 15 % a side), fitted in its square
     assert plan == json.loads(json.dumps(plan_layout(
         [(768, 768)], (3000, 4000), MaskSketch(3000, 4000, Rect(1000, 1000, 600, 400)), token_budget=4608,
         context_margin=128, panel_sizing="square", panel_size=(768, 768),
