@@ -220,7 +220,8 @@ CASES = [
     # --- unknown combo values for every combo ----------------------------------------------------------
     Case("vertical_unknown", fill_graph, setting("2", vertical="faces"),
          exact("ACE++ LoRA Loader: vertical is 'faces', which is not one of its choices; choose one of: portrait, "
-               "subject, local_editing, file."), fix=setting("2", vertical="local_editing")),
+               "subject, local_editing, icedit, insert_anything, catvton, file."),
+         fix=setting("2", vertical="local_editing")),
     Case("on_mismatch_unknown", fill_graph, setting("2", on_mismatch="ignore"),
          exact("ACE++ LoRA Loader: on_mismatch is 'ignore', which is not one of its choices; choose one of: error, "
                "warn."), fix=setting("2", on_mismatch="error")),

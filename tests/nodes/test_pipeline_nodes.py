@@ -86,7 +86,8 @@ def test_canvas_node_reference_share_and_resampling(comfy):
         canvas(comfy, reference=rand_image(64, 64), resampling="bilinear")
 
 
-ADDED_CANVAS_INPUTS = ["reference_share", "resampling", "regions", "merge_distance", "min_region_area", "max_regions"]
+ADDED_CANVAS_INPUTS = ["reference_share", "resampling", "regions", "merge_distance", "min_region_area", "max_regions",
+                       "panel_sizing", "panel_width", "panel_height", "edit_style", "reference_mask"]
 
 
 def test_canvas_node_new_inputs_come_last_and_are_optional(pack):
