@@ -197,7 +197,8 @@ class Workflow:
         return {UNET: N("UNETLoader", "Load FLUX.1-Fill-dev", [MODEL_FILES["fill"]],
                         unet_name=MODEL_FILES["fill"]["name"], weight_dtype="default"),
                 LORA: N("ACEPP_LoraLoader", f"{self.recipe.name} LoRA" if self.recipe
-                        else f"ACE++ {self.model.replace('_', ' ')} LoRA", [LORAS[self.model]],
+                        else f"ACE++ {self.model.replace('_', ' ')} LoRA",
+                        [self.recipe.lora.properties_entry() if self.recipe else LORAS[self.model]],
                         model=(UNET, 0), vertical=self.model, lora_name="(released file for the vertical)",
                         strength=LORA_STRENGTH, on_mismatch="error")}
 
