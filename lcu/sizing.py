@@ -272,8 +272,7 @@ def plan_canvas(
     if not 0.0 < reference_share <= 1.0:
         raise AcePlusError(f"reference_share must be in (0, 1]; got {reference_share}. Set it to 1 (no limit), or "
                            "0.5 to keep the target at least half the canvas width.")
-    if panel_sizing not in PANEL_SIZINGS:
-        raise AcePlusError(f"unknown panel_sizing '{panel_sizing}'; use one of {', '.join(PANEL_SIZINGS)}.")
+    panel_aspect(panel_sizing, panel_size)  # the sizing and its panel box, checked once for every sizing
     reference_hws = [tuple(hw) for hw in reference_hws]
     if panel_sizing != DEFAULT_PANEL_SIZING:
         plan = _fixed_panels(th, tw, reference_hws, panel_sizing, panel_size, token_budget, reference_sizing,
@@ -334,7 +333,6 @@ def _fixed_panels(th: int, tw: int, reference_hws, panel_sizing: str, panel_size
                   sizing: str, keep_rate: float, twin: bool) -> CanvasPlan:
     """Every reference panel box_w x box_h; the target panel box_h tall and as wide as its aspect gives (box_w
     when the target has the box's aspect, which crop-to-context arranges); all shrunk together to the budget."""
-    panel_aspect(panel_sizing, panel_size)
     box_w, box_h = panel_box((th, tw), panel_sizing, panel_size)
     sizes = functools.partial(_fixed_sizes, th, tw, box_w, box_h, len(reference_hws), twin, panel_sizing)
     _, height, width, target_width = sizes(token_budget)
