@@ -260,27 +260,27 @@ def test_preview_figures_are_what_the_canvas_node_builds(frontend, frontend_serv
     assert built >= 5 and warned  # 128 tokens for the whole photo: regenerated under 0.5 px per original px
     fe.page.screenshot(path=str(tmp_path / f"preview_classic_{fe.name}.png"))
 
-    if "panel_sizing" in widget_values(fe, CANVAS):  # this ComfyUI's pack has the family's sizings
-        set_widget(fe, CANVAS, "token_budget", 4096)
-        for sizing, width, height, style, crop in PANEL_COMBOS:
-            widgets = {"panel_sizing": sizing, "panel_width": width, "panel_height": height, "edit_style": style,
-                       "crop_to_context": crop}
-            for name, value in widgets.items():
-                set_widget(fe, CANVAS, name, value)
-            shown = wait_for_preview(fe, widgets)
-            result = shown["result"]
-            size, error = run_canvas(fe)
-            if error is not None:  # equal panels beyond 4:1: refused by both with the node's message
-                assert result["status"] == "error" and result["error"] == error, (widgets, result, error)
-                continue
-            assert result["status"] == "ok" and (result["canvas"]["width"], result["canvas"]["height"]) == size
-            assert f"Panels: {sizing.replace('_', ' ')}" in shown["text"], shown["text"]
-            if style == "blank_twin":
-                assert result["references"][-1]["twin"] and "Source (blank twin" in shown["text"], shown["text"]
-            else:
-                assert all(r["panel"]["w"] == width for r in result["references"]), result
-        for name, value in {"panel_sizing": "token_budget", "edit_style": "in_place"}.items():
+    assert "panel_sizing" in widget_values(fe, CANVAS)  # the family's sizings: checked, never skipped
+    set_widget(fe, CANVAS, "token_budget", 4096)
+    for sizing, width, height, style, crop in PANEL_COMBOS:
+        widgets = {"panel_sizing": sizing, "panel_width": width, "panel_height": height, "edit_style": style,
+                   "crop_to_context": crop}
+        for name, value in widgets.items():
             set_widget(fe, CANVAS, name, value)
+        shown = wait_for_preview(fe, widgets)
+        result = shown["result"]
+        size, error = run_canvas(fe)
+        if error is not None:  # equal panels beyond 4:1: refused by both with the node's message
+            assert result["status"] == "error" and result["error"] == error, (widgets, result, error)
+            continue
+        assert result["status"] == "ok" and (result["canvas"]["width"], result["canvas"]["height"]) == size
+        assert f"Panels: {sizing.replace('_', ' ')}" in shown["text"], shown["text"]
+        if style == "blank_twin":
+            assert result["references"][-1]["twin"] and "Source (blank twin" in shown["text"], shown["text"]
+        else:
+            assert all(r["panel"]["w"] == width for r in result["references"]), result
+    for name, value in {"panel_sizing": "token_budget", "edit_style": "in_place"}.items():
+        set_widget(fe, CANVAS, name, value)
 
     # The wiring: without the mask the whole photo is the target; the mask back, its box again.
     widgets = {"token_budget": 4096, "reference_share": 1.0, "crop_to_context": True, "context_margin": 16}
